@@ -1,0 +1,217 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// batchSize caps the commands in one pipeline.
+const batchSize = 50
+
+// FetchMany returns the cached values of keys, loading every miss with one
+// call of load: the N+1 pattern turned into one pipelined read per 50 keys,
+// one loader call with exactly the keys that were missing (or expired, or
+// corrupt), and pipelined writes. Stale keys inside the SWR window are
+// served and refreshed together in the background. A key whose read failed
+// (Redis down, breaker open, one pipeline timing out) is loaded like a miss.
+// Keys that load leaves out of its map are left out of the result.
+//
+// Unlike Fetch, the loader runs on the caller's context and batch fills take
+// no lock, so concurrent FetchMany calls for the same missing keys may each
+// load them. If load fails, keys inside their stale-if-error window are
+// served stale, and FetchMany returns what it has with the error.
+func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
+	load func(ctx context.Context, missing []string) (map[string]T, error)) (map[string]T, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	decode := decoder[T](e.cfg.Codec)
+	out := make(map[string]T, len(keys))
+	var missing, stale []string
+	olds := make(map[string]*entry)
+	for _, chunk := range chunks(dedupe(keys), batchSize) {
+		raws, err := e.readChunk(ctx, chunk)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			missing = append(missing, chunk...)
+			continue
+		}
+		now := e.now().UnixMilli()
+		for i, key := range chunk {
+			ent, v := (*entry)(nil), *new(T)
+			if raws[i] != nil {
+				ent, v, _ = parse(ctx, e, Key{Name: key}, raws[i], decode)
+			}
+			switch {
+			case ent == nil:
+				missing = append(missing, key)
+			case now < ent.FreshUntil:
+				out[key] = v
+				if e.refreshDue(ent, p, e.now()) {
+					stale = append(stale, key)
+				}
+			case now < ent.StaleUntil:
+				out[key] = v
+				stale = append(stale, key)
+			default:
+				olds[key] = ent
+				missing = append(missing, key)
+			}
+		}
+	}
+	if len(stale) > 0 {
+		e.refreshMany(ctx, stale, p, encodeMany(e.cfg.Codec, load))
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	return out, fillMany(ctx, e, missing, p, load, olds, out)
+}
+
+// fillMany loads the missing keys with one loader call and stores them.
+func fillMany[T any](ctx context.Context, e *Engine, missing []string, p Policy,
+	load func(ctx context.Context, missing []string) (map[string]T, error), olds map[string]*entry, out map[string]T) error {
+	start := time.Now()
+	vals, err := callMany(missing, func() (map[string]T, error) { return load(ctx, missing) })
+	took := time.Since(start)
+	if err != nil {
+		e.emit(ctx, Event{Kind: EventLoadFailed, Duration: took, Err: err, Detail: fmt.Sprintf("batch of %d", len(missing))})
+		return staleManyIfError(ctx, e, missing, olds, out, err)
+	}
+	items := make(map[string][]byte, len(vals))
+	for _, key := range missing {
+		v, ok := vals[key]
+		if !ok {
+			continue
+		}
+		out[key] = v
+		b, err := e.cfg.Codec.Marshal(v)
+		if err != nil {
+			e.emit(ctx, Event{Kind: EventLoadFailed, Key: key, Err: fmt.Errorf("core: encode value: %w", err)})
+			continue
+		}
+		items[key] = b
+	}
+	e.storeMany(ctx, p, items, took)
+	return nil
+}
+
+// callMany calls fn, turning a panic into a *PanicError.
+func callMany[T any](_ []string, fn func() (map[string]T, error)) (vals map[string]T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r}
+		}
+	}()
+	return fn()
+}
+
+// staleManyIfError serves the expired entries still inside their
+// stale-if-error window after the batch loader failed.
+func staleManyIfError[T any](ctx context.Context, e *Engine, missing []string, olds map[string]*entry, out map[string]T, err error) error {
+	decode := decoder[T](e.cfg.Codec)
+	now := e.now().UnixMilli()
+	served := 0
+	for _, key := range missing {
+		ent := olds[key]
+		if ent == nil || now >= ent.ErrorUntil {
+			continue
+		}
+		if v, derr := decode(ent.Value); derr == nil {
+			out[key] = v
+			served++
+			e.emit(ctx, Event{Kind: EventStaleIfError, Key: key, Err: err})
+		}
+	}
+	if served == len(missing) {
+		return nil
+	}
+	return err
+}
+
+// readChunk GETs keys in one pipeline; a nil slot is a missing key.
+func (e *Engine) readChunk(ctx context.Context, keys []string) ([][]byte, error) {
+	raws := make([][]byte, len(keys))
+	err := e.call(ctx, "", func(ctx context.Context) error {
+		pipe := e.rdb.Pipeline()
+		cmds := make([]*redis.StringCmd, len(keys))
+		for i, key := range keys {
+			cmds[i] = pipe.Get(ctx, e.entryKey(key))
+		}
+		_, _ = pipe.Exec(ctx) // each command's own error is checked below
+		for i, cmd := range cmds {
+			b, err := cmd.Bytes()
+			switch {
+			case errors.Is(err, redis.Nil):
+			case err != nil:
+				return err
+			default:
+				raws[i] = b
+			}
+		}
+		return nil
+	})
+	return raws, err
+}
+
+// storeMany writes items, 50 to a pipeline, without locks.
+func (e *Engine) storeMany(ctx context.Context, p Policy, items map[string][]byte, took time.Duration) {
+	keys := make([]string, 0, len(items))
+	for k := range items {
+		keys = append(keys, k)
+	}
+	for _, chunk := range chunks(keys, batchSize) {
+		_ = e.call(ctx, "", func(ctx context.Context) error {
+			now := e.now()
+			pipe := e.rdb.Pipeline()
+			for _, key := range chunk {
+				ent := newEntry(Key{Name: key}, p, items[key], p.Tags, now, took)
+				raw, err := ent.encode()
+				if err != nil {
+					return err
+				}
+				ek, ttl := e.entryKey(key), ent.redisTTL(now)
+				for _, t := range p.Tags {
+					tk := e.tagKey(t)
+					pipe.SAdd(ctx, tk, ek)
+					pipe.ExpireNX(ctx, tk, ttl.Truncate(time.Second)+time.Second)
+					pipe.ExpireGT(ctx, tk, ttl.Truncate(time.Second)+time.Second)
+				}
+				pipe.Set(ctx, ek, raw, ttl)
+			}
+			_, err := pipe.Exec(ctx)
+			return err
+		})
+	}
+}
+
+func chunks(keys []string, n int) [][]string {
+	var out [][]string
+	for len(keys) > n {
+		out = append(out, keys[:n:n])
+		keys = keys[n:]
+	}
+	if len(keys) > 0 {
+		out = append(out, keys)
+	}
+	return out
+}
+
+func dedupe(keys []string) []string {
+	seen := make(map[string]struct{}, len(keys))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if _, dup := seen[k]; dup || k == "" {
+			continue
+		}
+		seen[k] = struct{}{}
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,244 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/swrcache/swrcache/internal/redistest"
+)
+
+// pipelineCounter counts the pipelines a client sends whose commands are all GETs.
+type pipelineCounter struct{ gets atomic.Int32 }
+
+func (*pipelineCounter) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (*pipelineCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (c *pipelineCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !slices.ContainsFunc(cmds, func(c redis.Cmder) bool { return c.Name() != "get" }) {
+			c.gets.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func keys(from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprintf("user:%d", i))
+	}
+	return out
+}
+
+// Must show 7: 500 keys with 200 cached: 10 read pipelines, one loader call
+// with exactly the 300 misses.
+func TestFetchManyReadsInChunksAndLoadsExactlyTheMisses(t *testing.T) {
+	rdb := redistest.Client(t)
+	counter := &pipelineCounter{}
+	rdb.AddHook(counter)
+	e := newEngine(t, rdb, redistest.Prefix(t), nil)
+	p := Policy{TTL: time.Minute}
+	var mu sync.Mutex
+	var calls [][]string
+	load := func(_ context.Context, missing []string) (map[string]string, error) {
+		mu.Lock()
+		calls = append(calls, slices.Clone(missing))
+		mu.Unlock()
+		out := make(map[string]string, len(missing))
+		for _, k := range missing {
+			out[k] = "v:" + k
+		}
+		return out, nil
+	}
+	if _, err := FetchMany(context.Background(), e, keys(0, 200), p, load); err != nil {
+		t.Fatal(err)
+	}
+	counter.gets.Store(0)
+	calls = nil
+
+	got, err := FetchMany(context.Background(), e, keys(0, 500), p, load)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := counter.gets.Load(); n != 10 {
+		t.Errorf("%d read pipelines for 500 keys, want 10", n)
+	}
+	if len(calls) != 1 {
+		t.Fatalf("%d loader calls, want 1", len(calls))
+	}
+	missing := slices.Sorted(slices.Values(calls[0]))
+	if want := slices.Sorted(slices.Values(keys(200, 500))); !slices.Equal(missing, want) {
+		t.Fatalf("loader got %d keys, want exactly the 300 misses", len(missing))
+	}
+	for _, k := range keys(0, 500) {
+		if got[k] != "v:"+k {
+			t.Fatalf("%s = %q", k, got[k])
+		}
+	}
+	calls = nil
+	if _, err := FetchMany(context.Background(), e, keys(0, 500), p, load); err != nil || len(calls) != 0 {
+		t.Fatalf("a warm batch called the loader %d times (%v)", len(calls), err)
+	}
+}
+
+func TestFetchManyFallsBackToTheLoaderForKeysRedisCouldNotRead(t *testing.T) {
+	rdb := redistest.Client(t)
+	e := newEngine(t, rdb, redistest.Prefix(t), nil)
+	p := Policy{TTL: time.Minute}
+	load := func(_ context.Context, missing []string) (map[string]int, error) {
+		out := map[string]int{}
+		for _, k := range missing {
+			out[k] = len(k)
+		}
+		return out, nil
+	}
+	if _, err := FetchMany(context.Background(), e, keys(0, 10), p, load); err != nil {
+		t.Fatal(err)
+	}
+	// Plant a value of the wrong Redis type under one key: its GET fails with
+	// WRONGTYPE, failing the whole pipeline, so its chunk is loaded instead.
+	rdb.Del(context.Background(), e.entryKey("user:3"))
+	if err := rdb.SAdd(context.Background(), e.entryKey("user:3"), "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var loaded []string
+	got, err := FetchMany(context.Background(), e, keys(0, 10), p, func(ctx context.Context, missing []string) (map[string]int, error) {
+		loaded = missing
+		return load(ctx, missing)
+	})
+	if err != nil || len(got) != 10 || len(loaded) != 10 {
+		t.Fatalf("got %d values, loaded %d, err %v; want all 10, loaded because the pipeline failed", len(got), len(loaded), err)
+	}
+}
+
+func TestFetchManyServesStaleAndRefreshesInTheBackground(t *testing.T) {
+	rec := &events{}
+	e := newEngine(t, redistest.Client(t), redistest.Prefix(t), func(c *Config) { c.OnEvent = rec.hook })
+	clk := newClock()
+	SetClock(e, clk.Now)
+	p := Policy{TTL: time.Second, StaleWhileRevalidate: time.Minute, RefreshAhead: -1}
+	var gen atomic.Int32
+	load := func(_ context.Context, missing []string) (map[string]int32, error) {
+		g := gen.Add(1)
+		out := map[string]int32{}
+		for _, k := range missing {
+			out[k] = g
+		}
+		return out, nil
+	}
+	if _, err := FetchMany(context.Background(), e, keys(0, 3), p, load); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(2 * time.Second)
+	got, err := FetchMany(context.Background(), e, keys(0, 3), p, load)
+	if err != nil || got["user:0"] != 1 {
+		t.Fatalf("stale batch: %v %v, want generation 1 served at once", got, err)
+	}
+	waitFor(t, "the batch refresh", func() bool { return rec.count(EventRefreshOK) == 1 })
+	got, _ = FetchMany(context.Background(), e, keys(0, 3), p, load)
+	if got["user:0"] != 2 || gen.Load() != 2 {
+		t.Fatalf("after refresh: %v (loads %d), want generation 2", got, gen.Load())
+	}
+}
+
+// Must show 8: invalidating a tag removes exactly the entries that carry it.
+func TestInvalidateTagsRemovesExactlyTheTaggedEntries(t *testing.T) {
+	rdb := redistest.Client(t)
+	e := newEngine(t, rdb, redistest.Prefix(t), nil)
+	ctx := context.Background()
+	put := func(name string, tags ...string) {
+		t.Helper()
+		if _, err := e.Lookup(ctx, Key{Name: name}, Policy{TTL: time.Minute, Tags: tags}, item(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a", "user:42")
+	put("b", "user:42", "team:7")
+	put("c", "team:7")
+	put("d")
+	if _, err := FetchMany(ctx, e, []string{"e", "f"}, Policy{TTL: time.Minute, Tags: []string{"user:42"}},
+		func(_ context.Context, ks []string) (map[string]string, error) {
+			return map[string]string{"e": "e", "f": "f"}, nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.InvalidateTags(ctx, "user:42"); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int64{"a": 0, "b": 0, "e": 0, "f": 0, "c": 1, "d": 1} {
+		if n, _ := rdb.Exists(ctx, e.entryKey(name)).Result(); n != want {
+			t.Errorf("entry %s exists=%d after invalidating user:42, want %d", name, n, want)
+		}
+	}
+	if n, _ := rdb.Exists(ctx, e.tagKey("user:42")).Result(); n != 0 {
+		t.Errorf("the tag set outlived its invalidation")
+	}
+	if ttl, _ := rdb.TTL(ctx, e.tagKey("team:7")).Result(); ttl <= 0 || ttl > 2*time.Minute {
+		t.Errorf("tag set TTL = %v, want bounded by its entries' lifetime", ttl)
+	}
+	if err := e.Invalidate(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := rdb.Exists(ctx, e.entryKey("c"), e.entryKey("d")).Result(); n != 1 {
+		t.Errorf("Invalidate(c) left %d of c and d, want only d", n)
+	}
+}
+
+func TestInvalidationStopsAFillInFlightFromStoringOldData(t *testing.T) {
+	rdb := redistest.Client(t)
+	e := newEngine(t, rdb, redistest.Prefix(t), nil)
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan Result, 1)
+	go func() {
+		res, _ := e.Lookup(context.Background(), Key{Name: "k"}, Policy{TTL: time.Minute}, func(context.Context) (Item, error) {
+			close(started)
+			<-release
+			return Item{Value: []byte("loaded before the write")}, nil
+		})
+		done <- res
+	}()
+	<-started
+	if err := e.Invalidate(context.Background(), "k"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if res := <-done; res.Stored {
+		t.Fatalf("a fill that began before the invalidation stored its value")
+	}
+}
+
+func TestSubscribeReceivesInvalidationsFromOtherInstances(t *testing.T) {
+	ns := redistest.Prefix(t)
+	a := newEngine(t, redistest.Client(t), ns, nil)
+	b := newEngine(t, redistest.Client(t), ns, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan Invalidation, 16)
+	stopped := make(chan error, 1)
+	go func() { stopped <- b.Subscribe(ctx, func(inv Invalidation) { got <- inv }) }()
+	deadline := time.After(10 * time.Second)
+	for received := false; !received; {
+		if err := a.InvalidateTags(context.Background(), "user:1"); err != nil { // lost until b is subscribed
+			t.Fatal(err)
+		}
+		select {
+		case inv := <-got:
+			if !slices.Equal(inv.Tags, []string{"user:1"}) {
+				t.Fatalf("got %+v", inv)
+			}
+			received = true
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no invalidation received")
+		}
+	}
+	cancel()
+	if err := <-stopped; err != nil {
+		t.Fatalf("Subscribe returned %v after its context ended, want nil", err)
+	}
+}

@@ -1,0 +1,29 @@
+package core
+
+// Breaker guards the engine's Redis operations; breaker.New provides one built on
+// sony/gobreaker. Allow reports whether one logical cache operation (a lookup, a
+// lock, a store, one pipeline of a batch) may go to Redis now. When it returns an
+// error the engine makes no Redis call and serves from the loader instead. When it
+// returns nil, the engine calls done exactly once with the operation's outcome:
+//
+//   - nil: success (a missing key is a success; the engine translates redis.Nil);
+//   - an error wrapping context.Canceled: the caller went away, which is neither
+//     success nor failure;
+//   - any other error: a failure.
+//
+// A Breaker decides on its own whether a slow success is a failure, by measuring
+// the time from Allow to done. Implementations must be safe for concurrent use.
+//
+// If a Breaker also has a method
+//
+//	OnStateChange(func(from, to string))
+//
+// New registers with it once and reports every change as an EventBreaker event.
+type Breaker interface {
+	Allow() (done func(err error), err error)
+}
+
+// stateWatcher is the optional interface described on Breaker.
+type stateWatcher interface {
+	OnStateChange(fn func(from, to string))
+}

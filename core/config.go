@@ -1,0 +1,188 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Config configures an Engine. Every field but Client has a zero value that
+// means something sensible; DefaultConfig spells the defaults out.
+type Config struct {
+	// Client is the Redis client: a single node, Sentinel or Cluster. Required.
+	// The engine never closes it: whoever creates the client closes it.
+	Client redis.UniversalClient
+
+	// Namespace prefixes every Redis key and channel the engine uses.
+	// "" means "swr:".
+	Namespace string
+
+	// Breaker guards Redis; see Breaker. nil means no breaker: every operation
+	// goes to Redis and only OpTimeout bounds it. Use breaker.New in production.
+	Breaker Breaker
+
+	// OpTimeout bounds every Redis operation, whatever the client's own
+	// timeouts. 0 means 200ms.
+	OpTimeout time.Duration
+
+	// LoadTimeout bounds a loader call that runs on the engine's behalf: a
+	// shared fill (on a context detached from the caller) or a background
+	// refresh. Callers still stop waiting when their own context ends.
+	// 0 means 10s.
+	LoadTimeout time.Duration
+
+	// LockTTL is the life of the Redis lock a fill or refresh holds so that
+	// one instance loads a key at a time. A loader slower than this lets
+	// another instance take over (one extra load, never a wrong value).
+	// 0 means 5s.
+	LockTTL time.Duration
+
+	// LockWait is how long a caller that lost the lock to another instance
+	// waits for that instance's value before loading it itself. 0 means LockTTL.
+	LockWait time.Duration
+
+	// RefreshWorkers bounds the background refreshes running at once. When
+	// all are busy a refresh is skipped, never queued, and the stale value
+	// keeps being served. 0 means 64.
+	RefreshWorkers int
+
+	// Codec encodes the values of Fetch and FetchMany. nil means msgpack.
+	Codec Codec
+
+	// OnEvent receives every event (see Event). It runs on the caller's
+	// goroutine and must not block. nil means no hook.
+	OnEvent func(ctx context.Context, e Event)
+
+	// Logger, when set, logs failures at Warn and everything else at Debug.
+	// nil means the engine never logs.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns a Config with every default filled in but Client.
+func DefaultConfig() Config {
+	return Config{
+		Namespace:      "swr:",
+		OpTimeout:      200 * time.Millisecond,
+		LoadTimeout:    10 * time.Second,
+		LockTTL:        5 * time.Second,
+		LockWait:       5 * time.Second,
+		RefreshWorkers: 64,
+		Codec:          MsgpackCodec{},
+	}
+}
+
+// Validate reports the first problem with c, or nil.
+func (c Config) Validate() error {
+	switch {
+	case c.Client == nil:
+		return errors.New("core: Config.Client is required")
+	case c.OpTimeout < 0, c.LoadTimeout < 0, c.LockTTL < 0, c.LockWait < 0:
+		return errors.New("core: Config durations must not be negative")
+	case c.LockTTL > 0 && c.LockTTL < time.Millisecond:
+		return errors.New("core: Config.LockTTL must be at least 1ms")
+	case c.RefreshWorkers < 0:
+		return errors.New("core: Config.RefreshWorkers must not be negative")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Namespace == "" {
+		c.Namespace = d.Namespace
+	}
+	if c.OpTimeout == 0 {
+		c.OpTimeout = d.OpTimeout
+	}
+	if c.LoadTimeout == 0 {
+		c.LoadTimeout = d.LoadTimeout
+	}
+	if c.LockTTL == 0 {
+		c.LockTTL = d.LockTTL
+	}
+	if c.LockWait == 0 {
+		c.LockWait = c.LockTTL
+	}
+	if c.RefreshWorkers == 0 {
+		c.RefreshWorkers = d.RefreshWorkers
+	}
+	if c.Codec == nil {
+		c.Codec = d.Codec
+	}
+	return c
+}
+
+// Policy says how long one item stays fresh and how it may be served after.
+// The zero value is invalid: TTL is required.
+type Policy struct {
+	// TTL is how long an item is fresh. Required, at least 1ms.
+	TTL time.Duration
+
+	// StaleWhileRevalidate is how long after TTL a stale item is still served
+	// at once while a background refresh replaces it. 0 means never.
+	StaleWhileRevalidate time.Duration
+
+	// StaleIfError is how long after TTL a stale item is served when the
+	// loader fails. 0 means never.
+	StaleIfError time.Duration
+
+	// RefreshAhead starts a background refresh this long before the item
+	// stops being fresh, so hot items never expire. 0 means min(30s, TTL/10);
+	// negative means never.
+	RefreshAhead time.Duration
+
+	// Beta scales the probabilistic early refresh (XFetch) that may start a
+	// refresh before the RefreshAhead window, more likely the slower the
+	// loader. 0 means 1; negative turns it off.
+	Beta float64
+
+	// Tags are recorded with every item stored under this policy, so
+	// InvalidateTags can remove them together.
+	Tags []string
+}
+
+func (p Policy) validate() error {
+	switch {
+	case p.TTL < time.Millisecond:
+		return fmt.Errorf("core: Policy.TTL must be at least 1ms, got %v", p.TTL)
+	case p.StaleWhileRevalidate < 0 || p.StaleIfError < 0:
+		return errors.New("core: Policy stale windows must not be negative")
+	case math.IsNaN(p.Beta) || math.IsInf(p.Beta, 0):
+		return errors.New("core: Policy.Beta must be a finite number")
+	}
+	for _, t := range p.Tags {
+		if err := validTag(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p Policy) refreshAhead() time.Duration {
+	switch {
+	case p.RefreshAhead < 0:
+		return 0
+	case p.RefreshAhead > 0:
+		return min(p.RefreshAhead, p.TTL)
+	}
+	return min(30*time.Second, p.TTL/10)
+}
+
+func (p Policy) beta() float64 {
+	if p.Beta == 0 {
+		return 1
+	}
+	return max(p.Beta, 0)
+}
+
+func validTag(t string) error {
+	if t == "" || len(t) > 256 {
+		return fmt.Errorf("core: tag %q must be 1 to 256 bytes", t)
+	}
+	return nil
+}

@@ -1,0 +1,2 @@
+// Package core is the engine of swrcache.
+package core

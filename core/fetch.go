@@ -1,0 +1,45 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Fetch returns the value cached under key, loading it with load on a miss,
+// with the read path of Lookup: fresh, refreshed ahead of expiry, served
+// stale while it revalidates or while the loader fails, filled once across
+// every instance. Values go through the engine's Codec, so every caller gets
+// its own copy. Redis trouble never makes Fetch fail: it calls load instead.
+func Fetch[T any](ctx context.Context, e *Engine, key string, p Policy, load func(ctx context.Context) (T, error)) (T, error) {
+	if key == "" {
+		var zero T
+		return zero, errEmptyKey
+	}
+	v, _, err := LookupValue(ctx, e, Key{Name: key}, p, encoder(e.cfg.Codec, load), decoder[T](e.cfg.Codec))
+	return v, err
+}
+
+var errEmptyKey = errors.New("core: empty key")
+
+func encoder[T any](c Codec, load func(ctx context.Context) (T, error)) Loader {
+	return func(ctx context.Context) (Item, error) {
+		v, err := load(ctx)
+		if err != nil {
+			return Item{}, err
+		}
+		b, err := c.Marshal(v)
+		if err != nil {
+			return Item{}, fmt.Errorf("core: encode value: %w", err)
+		}
+		return Item{Value: b}, nil
+	}
+}
+
+func decoder[T any](c Codec) func([]byte) (T, error) {
+	return func(b []byte) (T, error) {
+		var v T // always a fresh value: decoding into a used one keeps old fields
+		err := c.Unmarshal(b, &v)
+		return v, err
+	}
+}

@@ -1,0 +1,144 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Invalidation is the notice published when items are invalidated, so that
+// other instances (and any in-process layer they keep) can drop them too.
+type Invalidation struct {
+	Keys []string `json:"keys,omitempty"`
+	Tags []string `json:"tags,omitempty"`
+}
+
+// tagScanCount is how many members of a tag set one SSCAN asks for.
+const tagScanCount = 500
+
+// Invalidate removes the items named by keys, and their fill locks, so that a
+// fill or refresh already under way stores nothing. It then publishes an
+// Invalidation. Unlike lookups, it reports Redis failures: a write path that
+// must not leave stale data behind can retry.
+func (e *Engine) Invalidate(ctx context.Context, keys ...string) error {
+	keys = dedupe(keys)
+	if len(keys) == 0 {
+		return nil
+	}
+	ek := make([]string, len(keys))
+	for i, k := range keys {
+		ek[i] = e.entryKey(k)
+	}
+	if err := e.unlinkEntries(ctx, ek); err != nil {
+		return err
+	}
+	return e.publish(ctx, Invalidation{Keys: keys})
+}
+
+// InvalidateTags removes every item stored with any of tags, and their fill
+// locks, walking each tag set with SSCAN (never a keyspace SCAN), then
+// publishes an Invalidation.
+func (e *Engine) InvalidateTags(ctx context.Context, tags ...string) error {
+	tags = dedupe(tags)
+	for _, t := range tags {
+		if err := validTag(t); err != nil {
+			return err
+		}
+	}
+	for _, t := range tags {
+		if err := e.invalidateTag(ctx, t); err != nil {
+			return err
+		}
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	return e.publish(ctx, Invalidation{Tags: tags})
+}
+
+func (e *Engine) invalidateTag(ctx context.Context, tag string) error {
+	tk := e.tagKey(tag)
+	var cursor uint64
+	for {
+		var members []string
+		err := e.call(ctx, "", func(ctx context.Context) error {
+			var err error
+			members, cursor, err = e.rdb.SScan(ctx, tk, cursor, "", tagScanCount).Result()
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("core: invalidate tag %q: %w", tag, err)
+		}
+		if err := e.unlinkEntries(ctx, members); err != nil {
+			return err
+		}
+		if cursor == 0 {
+			break
+		}
+	}
+	return e.call(ctx, "", func(ctx context.Context) error {
+		return e.rdb.Unlink(ctx, tk).Err()
+	})
+}
+
+// unlinkEntries removes entry keys and their locks, one key per command so
+// that no command spans Cluster slots.
+func (e *Engine) unlinkEntries(ctx context.Context, entryKeys []string) error {
+	for _, chunk := range chunks(entryKeys, batchSize) {
+		err := e.call(ctx, "", func(ctx context.Context) error {
+			pipe := e.rdb.Pipeline()
+			for _, ek := range chunk {
+				pipe.Unlink(ctx, ek, lockKey(ek)) // same hash tag: same slot
+			}
+			_, err := pipe.Exec(ctx)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("core: invalidate: %w", err)
+		}
+	}
+	e.emit(ctx, Event{Kind: EventInvalidate, Detail: fmt.Sprintf("%d entries", len(entryKeys))})
+	return nil
+}
+
+func (e *Engine) publish(ctx context.Context, inv Invalidation) error {
+	msg, err := json.Marshal(inv)
+	if err != nil {
+		return fmt.Errorf("core: invalidate: %w", err)
+	}
+	err = e.call(ctx, "", func(ctx context.Context) error {
+		return e.rdb.Publish(ctx, e.channel(), msg).Err()
+	})
+	if err != nil {
+		return fmt.Errorf("core: publish invalidation: %w", err)
+	}
+	return nil
+}
+
+// Subscribe calls fn with every Invalidation published by any engine sharing
+// this one's Redis and namespace, until ctx ends; then it returns nil. It
+// holds one Redis connection and reconnects by itself after a failure. The
+// caller owns the goroutine it runs on. Notices published while it is not
+// connected are lost (Redis pub/sub keeps nothing), so keep any in-process
+// layer's lifetime short.
+func (e *Engine) Subscribe(ctx context.Context, fn func(Invalidation)) error {
+	ps := e.rdb.Subscribe(ctx, e.channel())
+	defer ps.Close()
+	msgs := ps.Channel() // reconnects and health-checks by itself; closed by ps.Close
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case msg, ok := <-msgs:
+			if !ok {
+				return fmt.Errorf("core: subscribe: %w", redis.ErrClosed)
+			}
+			var inv Invalidation
+			if json.Unmarshal([]byte(msg.Payload), &inv) == nil {
+				fn(inv)
+			}
+		}
+	}
+}

@@ -1,0 +1,173 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The fill lock is an efficiency lock: losing it costs at most one extra
+// loader call, never a wrong value. It is SET NX PX with a random token, and
+// only its holder may store under it or release it.
+
+// storeScript writes an entry only while the caller still holds the lock,
+// and releases the lock in the same step. A holder that stalled past the
+// lock's TTL, or whose key was invalidated meanwhile, stores nothing.
+var storeScript = redis.NewScript(`
+if redis.call("get", KEYS[2]) == ARGV[3] then
+	redis.call("set", KEYS[1], ARGV[1], "PX", ARGV[2])
+	redis.call("del", KEYS[2])
+	return 1
+end
+return 0`)
+
+// unlockScript deletes the lock only if it still holds the caller's token: a
+// plain DEL could delete the lock of whoever took over after it expired.
+var unlockScript = redis.NewScript(`
+if redis.call("get", KEYS[1]) == ARGV[1] then
+	return redis.call("del", KEYS[1])
+end
+return 0`)
+
+func newToken() string { return rand.Text() }
+
+// tryLock tries once to take k's lock and, in the same round trip, reads
+// k's entry. ent is the entry only if it is fresh.
+func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]byte) error) (won bool, ent *entry, err error) {
+	var raw []byte
+	ek := e.entryKey(k.Name)
+	err = e.call(ctx, k.Name, func(ctx context.Context) error {
+		pipe := e.rdb.Pipeline()
+		set := pipe.SetArgs(ctx, lockKey(ek), token, redis.SetArgs{Mode: "NX", TTL: e.cfg.LockTTL})
+		get := pipe.Get(ctx, ek)
+		_, _ = pipe.Exec(ctx) // each command's own error is checked below
+		if err := set.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		b, err := get.Bytes()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		won, raw = set.Err() == nil, b
+		return nil
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	if raw != nil {
+		// Quiet: a corrupt entry here was reported by the read that led here.
+		ent = e.parseEntry(ctx, k, raw, check, true)
+		if ent != nil && e.now().UnixMilli() >= ent.FreshUntil {
+			ent = nil
+		}
+	}
+	return won, ent, nil
+}
+
+// acquire takes k's lock, or waits for the instance holding it to store a
+// fresh entry. It polls with jittered, growing pauses, trying the lock each
+// time, so that when the holder stalls past the lock's TTL a waiter takes
+// over. It gives up after LockWait with (false, nil, nil).
+func (e *Engine) acquire(ctx context.Context, k Key, token string, check func([]byte) error) (won bool, ent *entry, err error) {
+	won, ent, err = e.tryLock(ctx, k, token, check)
+	if err != nil || won || ent != nil {
+		return won, ent, err
+	}
+	e.emit(ctx, Event{Kind: EventLockContended, Key: k.Name})
+	deadline := time.Now().Add(e.cfg.LockWait)
+	for pause := 5 * time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 100*time.Millisecond) {
+		if err := e.sleep(ctx, pause); err != nil {
+			return false, nil, err
+		}
+		won, ent, err = e.tryLock(ctx, k, token, check)
+		if err != nil || won || ent != nil {
+			return won, ent, err
+		}
+	}
+	return false, nil, nil
+}
+
+// sleep waits for a random time in [d/2, d), or until ctx ends.
+func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d/2 + time.Duration(e.rand()*float64(d/2)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// unlock releases k's lock if token still holds it.
+func (e *Engine) unlock(ctx context.Context, k Key, token string) {
+	ek := e.entryKey(k.Name)
+	_ = e.call(ctx, k.Name, func(ctx context.Context) error {
+		return unlockScript.Run(ctx, e.rdb, []string{lockKey(ek)}, token).Err()
+	})
+}
+
+// store writes item as k's entry, if token still holds k's lock, and
+// releases the lock. Its tags are recorded first, so an entry is never in
+// Redis without the tag sets that can invalidate it.
+func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took time.Duration, token string) (*entry, bool) {
+	now := e.now()
+	ent := newEntry(k, p, item.Value, e.tags(ctx, k, p, item), now, took)
+	raw, err := ent.encode()
+	if err != nil {
+		e.emit(ctx, Event{Kind: EventLoadFailed, Key: k.Name, Err: err})
+		return nil, false
+	}
+	ttl := ent.redisTTL(now)
+	ek := e.entryKey(k.Name)
+	stored := false
+	err = e.call(ctx, k.Name, func(ctx context.Context) error {
+		if err := e.tagEntry(ctx, ek, ent.Tags, ttl); err != nil {
+			return err
+		}
+		n, err := storeScript.Run(ctx, e.rdb, []string{ek, lockKey(ek)}, raw, ttl.Milliseconds(), token).Int()
+		stored = n == 1
+		return err
+	})
+	return ent, err == nil && stored
+}
+
+// tags merges the policy's and the item's tags, dropping invalid ones.
+func (e *Engine) tags(ctx context.Context, k Key, p Policy, item Item) []string {
+	if len(item.Tags) == 0 {
+		return p.Tags
+	}
+	tags := make([]string, 0, len(p.Tags)+len(item.Tags))
+	tags = append(tags, p.Tags...)
+	for _, t := range item.Tags {
+		if err := validTag(t); err != nil {
+			e.emit(ctx, Event{Kind: EventLoadFailed, Key: k.Name, Err: err, Detail: "tag dropped"})
+			continue
+		}
+		tags = append(tags, t)
+	}
+	return tags
+}
+
+// tagEntry records entry key ek in the set of each tag. A tag set lives as
+// long as the longest-lived entry added to it (EXPIRE NX sets a first
+// expiry, GT only ever extends it), so tag sets never outlive their entries
+// for long.
+func (e *Engine) tagEntry(ctx context.Context, ek string, tags []string, ttl time.Duration) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	life := ttl.Truncate(time.Second) + time.Second // EXPIRE counts whole seconds
+	pipe := e.rdb.Pipeline()
+	for _, t := range tags {
+		tk := e.tagKey(t)
+		pipe.SAdd(ctx, tk, ek)
+		pipe.ExpireNX(ctx, tk, life)
+		pipe.ExpireGT(ctx, tk, life)
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}

@@ -1,0 +1,205 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Item is what a Loader returns.
+type Item struct {
+	// Value is the bytes to cache.
+	Value []byte
+	// Tags are recorded on top of Policy.Tags.
+	Tags []string
+	// NoStore serves Value to the caller whose loader produced it and to no
+	// one else: it is neither stored nor handed to collapsed callers, who run
+	// their own loaders instead.
+	NoStore bool
+}
+
+// Loader produces an item on a miss or a refresh. ctx is detached from the
+// caller's cancellation and bounded by Config.LoadTimeout.
+type Loader func(ctx context.Context) (Item, error)
+
+// Status says where a Result came from.
+type Status uint8
+
+// The statuses of a Result.
+const (
+	// StatusHit: a fresh entry from Redis.
+	StatusHit Status = iota + 1
+	// StatusStale: a stale entry inside its stale-while-revalidate window; a
+	// background refresh was started.
+	StatusStale
+	// StatusStaleIfError: a stale entry served because the loader failed.
+	StatusStaleIfError
+	// StatusMiss: this call's loader ran (Result.Stored says whether its value
+	// was stored).
+	StatusMiss
+	// StatusCollapsed: another caller's load, in this process or another.
+	StatusCollapsed
+	// StatusBypass: Redis was not used (Result.Detail says why); the loader
+	// ran, coalesced within this process.
+	StatusBypass
+)
+
+var statusNames = [...]string{StatusHit: "hit", StatusStale: "stale", StatusStaleIfError: "stale-if-error",
+	StatusMiss: "miss", StatusCollapsed: "collapsed", StatusBypass: "bypass"}
+
+// String returns the status's name, such as "hit".
+func (s Status) String() string {
+	if int(s) < len(statusNames) && statusNames[s] != "" {
+		return statusNames[s]
+	}
+	return "unknown"
+}
+
+// Result is one item as Lookup found or loaded it.
+type Result struct {
+	Value      []byte
+	Status     Status
+	Stored     bool      // the value was written to Redis by this lookup's fill
+	StoredAt   time.Time // when the entry was stored; zero if never stored
+	FreshUntil time.Time // zero if never stored
+	Detail     string    // why Redis was bypassed, e.g. "breaker-open"
+}
+
+// Lookup returns the item for k: from Redis when it is fresh, or stale within
+// p's windows, else from load, once per key across every instance sharing
+// Redis. Lookup never fails because of Redis; it fails only when the loader
+// fails with no stale value to serve, when ctx ends, or when p is invalid.
+func (e *Engine) Lookup(ctx context.Context, k Key, p Policy, load Loader) (Result, error) {
+	_, res, err := LookupValue(ctx, e, k, p, load, rawBytes)
+	return res, err
+}
+
+func rawBytes(b []byte) ([]byte, error) { return b, nil }
+
+// LookupValue is Lookup for callers that decode the cached bytes: decode
+// turns a Result's Value into the caller's type. It must be a pure function;
+// an error from it makes a cached entry a miss that is reported and
+// overwritten. Every caller gets a value decoded for it alone, never one
+// shared with collapsed callers.
+func LookupValue[T any](ctx context.Context, e *Engine, k Key, p Policy, load Loader, decode func([]byte) (T, error)) (T, Result, error) {
+	var zero T
+	if err := p.validate(); err != nil {
+		return zero, Result{}, err
+	}
+	ent, v, err := read(ctx, e, k, decode)
+	if err != nil {
+		if ctx.Err() != nil {
+			return zero, Result{}, ctx.Err()
+		}
+		return fill(ctx, e, k, p, load, decode, stale[T]{}, bypassDetail(err))
+	}
+	now := e.now()
+	switch {
+	case ent == nil:
+		e.emit(ctx, Event{Kind: EventMiss, Key: k.Name})
+		return fill(ctx, e, k, p, load, decode, stale[T]{}, "")
+	case now.UnixMilli() < ent.FreshUntil:
+		if e.refreshDue(ent, p, now) {
+			e.refresh(ctx, k, p, load, ent.StoredAt)
+		}
+		e.emit(ctx, Event{Kind: EventHit, Key: k.Name})
+		return v, cached(ent, StatusHit), nil
+	case now.UnixMilli() < ent.StaleUntil:
+		e.refresh(ctx, k, p, load, ent.StoredAt)
+		e.emit(ctx, Event{Kind: EventStale, Key: k.Name})
+		return v, cached(ent, StatusStale), nil
+	}
+	e.emit(ctx, Event{Kind: EventMiss, Key: k.Name, Detail: "expired"})
+	return fill(ctx, e, k, p, load, decode, stale[T]{ent, v}, "")
+}
+
+func cached(ent *entry, s Status) Result {
+	return Result{
+		Value:      ent.Value,
+		Status:     s,
+		StoredAt:   time.UnixMilli(ent.StoredAt),
+		FreshUntil: time.UnixMilli(ent.FreshUntil),
+	}
+}
+
+// read gets k's entry. A missing, corrupt or undecodable entry is a nil
+// entry; an error means Redis could not be asked.
+func read[T any](ctx context.Context, e *Engine, k Key, decode func([]byte) (T, error)) (*entry, T, error) {
+	var raw []byte
+	var zero T
+	err := e.call(ctx, k.Name, func(ctx context.Context) error {
+		b, err := e.rdb.Get(ctx, e.entryKey(k.Name)).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+		raw = b
+		return err
+	})
+	if err != nil || raw == nil {
+		return nil, zero, err
+	}
+	return parse(ctx, e, k, raw, decode)
+}
+
+// parse decodes raw for k, or reports it as corrupt and returns a nil entry.
+func parse[T any](ctx context.Context, e *Engine, k Key, raw []byte, decode func([]byte) (T, error)) (*entry, T, error) {
+	var v T
+	ent := e.parseEntry(ctx, k, raw, nil, false)
+	if ent == nil {
+		return nil, v, nil
+	}
+	v, err := decode(ent.Value)
+	if err != nil {
+		e.emit(ctx, Event{Kind: EventCorrupt, Key: k.Name, Err: fmt.Errorf("%w: value: %v", errCorrupt, err)})
+		var zero T
+		return nil, zero, nil
+	}
+	return ent, v, nil
+}
+
+// parseEntry decodes raw for k and, when check is not nil, checks its value.
+// It returns nil for a corrupt entry, reported unless quiet.
+func (e *Engine) parseEntry(ctx context.Context, k Key, raw []byte, check func([]byte) error, quiet bool) *entry {
+	ent, err := decodeEntry(raw, k)
+	if err == nil && check != nil {
+		if cerr := check(ent.Value); cerr != nil {
+			err = fmt.Errorf("%w: value: %v", errCorrupt, cerr)
+		}
+	}
+	if err != nil {
+		if !quiet {
+			e.emit(ctx, Event{Kind: EventCorrupt, Key: k.Name, Err: err})
+		}
+		return nil
+	}
+	return ent
+}
+
+// refreshDue reports whether a fresh entry should be refreshed in the
+// background now: inside the RefreshAhead window before it goes stale, or
+// earlier by XFetch's draw, which fires with probability
+// exp(-gap/(load*beta)) so that slow loaders start sooner.
+func (e *Engine) refreshDue(ent *entry, p Policy, now time.Time) bool {
+	start := ent.FreshUntil - p.refreshAhead().Milliseconds()
+	gap := start - now.UnixMilli()
+	if gap <= 0 {
+		return true
+	}
+	beta := p.beta()
+	if beta == 0 || ent.LoadMillis <= 0 {
+		return false
+	}
+	return float64(ent.LoadMillis)*beta*-math.Log(1-e.rand()) >= float64(gap)
+}
+
+// bypassDetail names why err kept a lookup away from Redis.
+func bypassDetail(err error) string {
+	if errors.Is(err, errBypass) {
+		return "breaker-open"
+	}
+	return "redis-error"
+}

@@ -1,0 +1,216 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/swrcache/swrcache/internal/redistest"
+)
+
+// Must show 1: one loader call for a cold key across four instances.
+func TestColdKeyIsLoadedOnceAcrossInstances(t *testing.T) {
+	ns := redistest.Prefix(t)
+	var engines [4]*Engine
+	for i := range engines {
+		engines[i] = newEngine(t, redistest.Client(t), ns, nil)
+	}
+	var calls atomic.Int32
+	load := func(context.Context) (string, error) {
+		calls.Add(1)
+		time.Sleep(100 * time.Millisecond)
+		return "value", nil
+	}
+	const callers = 200
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			v, err := Fetch(context.Background(), engines[i%len(engines)], "cold", Policy{TTL: time.Minute}, load)
+			if err == nil && v != "value" {
+				err = errors.New("wrong value " + v)
+			}
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("caller: %v", err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("loader ran %d times for %d callers on %d instances, want 1", n, callers, len(engines))
+	}
+}
+
+// Must show 2: a holder that stalls past the lock's TTL is overtaken, stores
+// nothing, and does not release the lock of whoever holds it now.
+func TestStalledLockHolderIsOvertakenAndReleasesNothingElse(t *testing.T) {
+	ns := redistest.Prefix(t)
+	rdb := redistest.Client(t)
+	short := func(c *Config) { c.LockTTL = 200 * time.Millisecond; c.LockWait = 5 * time.Second }
+	a := newEngine(t, redistest.Client(t), ns, short)
+	b := newEngine(t, redistest.Client(t), ns, short)
+	p := Policy{TTL: time.Minute}
+
+	started, release := make(chan struct{}), make(chan struct{})
+	type outcome struct {
+		res Result
+		err error
+	}
+	aDone := make(chan outcome, 1)
+	go func() {
+		res, err := a.Lookup(context.Background(), Key{Name: "k"}, p, func(context.Context) (Item, error) {
+			close(started)
+			<-release // stall well past the lock's TTL
+			return Item{Value: []byte("old")}, nil
+		})
+		aDone <- outcome{res, err}
+	}()
+	<-started
+
+	res, err := b.Lookup(context.Background(), Key{Name: "k"}, p, item("new"))
+	if err != nil || string(res.Value) != "new" || res.Status != StatusMiss || !res.Stored {
+		t.Fatalf("b after the lock expired: %q %v stored=%v err=%v; want its own value, stored", res.Value, res.Status, res.Stored, err)
+	}
+
+	// Someone else holds the lock when a finally finishes.
+	lk := lockKey(a.entryKey("k"))
+	if err := rdb.Set(context.Background(), lk, "someone-else", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	out := <-aDone
+	if out.err != nil || string(out.res.Value) != "old" || out.res.Stored {
+		t.Fatalf("a: %q stored=%v err=%v; want its own value, not stored", out.res.Value, out.res.Stored, out.err)
+	}
+	if got, _ := rdb.Get(context.Background(), lk).Result(); got != "someone-else" {
+		t.Fatalf("lock after the stalled holder finished = %q, want someone-else's lock intact", got)
+	}
+	res, err = b.Lookup(context.Background(), Key{Name: "k"}, p, item("unused"))
+	if err != nil || string(res.Value) != "new" || res.Status != StatusHit {
+		t.Fatalf("stored value: %q %v %v; the stalled holder must not overwrite the newer value", res.Value, res.Status, err)
+	}
+}
+
+func TestUnlockNeverDeletesAnotherHoldersLock(t *testing.T) {
+	rdb := redistest.Client(t)
+	e := newEngine(t, rdb, redistest.Prefix(t), nil)
+	k := Key{Name: "k"}
+	lk := lockKey(e.entryKey(k.Name))
+	if err := rdb.Set(context.Background(), lk, "theirs", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	e.unlock(context.Background(), k, "mine")
+	if got, _ := rdb.Get(context.Background(), lk).Result(); got != "theirs" {
+		t.Fatalf("lock = %q after unlock with another token, want theirs", got)
+	}
+	e.unlock(context.Background(), k, "theirs")
+	if n, _ := rdb.Exists(context.Background(), lk).Result(); n != 0 {
+		t.Fatalf("lock still there after its holder released it")
+	}
+}
+
+func TestLoaderPanicReachesEveryWaiterAsAnError(t *testing.T) {
+	e := newEngine(t, redistest.Client(t), redistest.Prefix(t), nil)
+	var calls atomic.Int32
+	load := func(context.Context) (Item, error) {
+		calls.Add(1)
+		time.Sleep(50 * time.Millisecond)
+		panic("boom")
+	}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.Lookup(context.Background(), Key{Name: "p"}, Policy{TTL: time.Minute}, load)
+			var pe *PanicError
+			if !errors.As(err, &pe) || pe.Value != "boom" {
+				t.Errorf("err = %v, want a *PanicError carrying boom", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if calls.Load() != 1 {
+		t.Fatalf("loader ran %d times, want 1", calls.Load())
+	}
+}
+
+func TestCallerThatGivesUpDoesNotFailTheOthers(t *testing.T) {
+	e := newEngine(t, redistest.Client(t), redistest.Prefix(t), nil)
+	var calls atomic.Int32
+	load := func(ctx context.Context) (Item, error) {
+		calls.Add(1)
+		select {
+		case <-time.After(150 * time.Millisecond):
+			return Item{Value: []byte("v")}, nil
+		case <-ctx.Done():
+			return Item{}, ctx.Err()
+		}
+	}
+	p := Policy{TTL: time.Minute}
+	impatient, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := e.Lookup(impatient, Key{Name: "k"}, p, load)
+		first <- err
+	}()
+	waitFor(t, "the first caller's load to start", func() bool { return calls.Load() == 1 })
+	second := make(chan Result, 1)
+	go func() {
+		res, _ := e.Lookup(context.Background(), Key{Name: "k"}, p, load)
+		second <- res
+	}()
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("impatient caller: %v, want context.Canceled", err)
+	}
+	if res := <-second; string(res.Value) != "v" {
+		t.Fatalf("patient caller got %q, want v", res.Value)
+	}
+	res, err := e.Lookup(context.Background(), Key{Name: "k"}, p, load)
+	if err != nil || res.Status != StatusHit || calls.Load() != 1 {
+		t.Fatalf("after: %v %v, %d loads; the abandoned fill must still be stored", res.Status, err, calls.Load())
+	}
+}
+
+func TestNoStoreValueIsNotSharedWithCollapsedCallers(t *testing.T) {
+	e := newEngine(t, redistest.Client(t), redistest.Prefix(t), nil)
+	var calls atomic.Int32
+	gate := make(chan struct{})
+	load := func(n int32) Loader {
+		return func(context.Context) (Item, error) {
+			if calls.Add(1) == 1 {
+				<-gate
+			}
+			return Item{Value: []byte{byte('0' + n)}, NoStore: true}, nil
+		}
+	}
+	results := make(chan string, 2)
+	go func() {
+		res, _ := e.Lookup(context.Background(), Key{Name: "private"}, Policy{TTL: time.Minute}, load(1))
+		results <- string(res.Value)
+	}()
+	waitFor(t, "the leader's load", func() bool { return calls.Load() == 1 })
+	go func() {
+		res, _ := e.Lookup(context.Background(), Key{Name: "private"}, Policy{TTL: time.Minute}, load(2))
+		results <- string(res.Value)
+	}()
+	time.Sleep(20 * time.Millisecond) // let the second caller join the flight
+	close(gate)
+	got := map[string]bool{<-results: true, <-results: true}
+	if !got["1"] || !got["2"] {
+		t.Fatalf("callers got %v, want each its own value (1 and 2)", got)
+	}
+}
