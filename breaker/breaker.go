@@ -71,7 +71,6 @@ type Breaker struct {
 	epoch   time.Time     // origin of call start times, read monotonically
 	errOpen error         // returned while open
 	errFull error         // returned while half-open with every probe taken
-	calls   sync.Pool     // of *call, so that Allow allocates no closure
 
 	fnMu sync.Mutex                              // serialises OnStateChange
 	fns  atomic.Pointer[[]func(from, to string)] // copy on write
@@ -94,11 +93,6 @@ func New(c Config) (*Breaker, error) {
 		epoch:   time.Now(),
 		errOpen: fmt.Errorf("%w (%s): %w", ErrOpen, c.Name, gobreaker.ErrOpenState),
 		errFull: fmt.Errorf("%w (%s): half-open: %w", ErrOpen, c.Name, gobreaker.ErrTooManyRequests),
-	}
-	b.calls.New = func() any {
-		k := &call{b: b}
-		k.done = k.finish
-		return k
 	}
 	limit, minReq, rate := c.ConsecutiveFailures, c.MinRequests, c.FailureRate
 	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
@@ -132,14 +126,12 @@ func New(c Config) (*Breaker, error) {
 }
 
 // Allow reports whether one Redis operation may proceed. If it may, Allow
-// returns a done function that the caller must call exactly once with the
+// returns a done function that the caller must call once with the
 // operation's outcome: nil for success, an error wrapping context.Canceled
 // when the caller went away (not counted), or any other error for a failure.
 // A success slower than Config.SlowCall counts as a failure. If the operation
 // may not proceed, Allow returns an error wrapping ErrOpen.
-//
-// The done function is recycled once called, so calling it a second time is a
-// bug that may corrupt the accounting of another operation.
+// Calls of done after the first are ignored.
 func (b *Breaker) Allow() (done func(err error), err error) {
 	inner, err := b.cb.Allow()
 	if b.queued.Load() {
@@ -155,39 +147,25 @@ func (b *Breaker) Allow() (done func(err error), err error) {
 			return nil, fmt.Errorf("%w: %w", ErrOpen, err)
 		}
 	}
-	k := b.calls.Get().(*call)
-	k.inner = inner
+	var start time.Duration
 	if b.slow > 0 {
 		// time.Since reads only the monotonic clock, which costs about
 		// half as much as time.Now.
-		k.start = time.Since(b.epoch)
+		start = time.Since(b.epoch)
 	}
-	return k.done, nil
-}
-
-// call carries one admitted operation from Allow to its done function.
-type call struct {
-	b     *Breaker
-	done  func(error)   // k.finish, bound once when the call is created
-	inner func(error)   // gobreaker's done; nil once finished
-	start time.Duration // since b.epoch
-}
-
-// finish reports the outcome of the operation to gobreaker and recycles k.
-func (k *call) finish(err error) {
-	inner, b := k.inner, k.b
-	if inner == nil {
-		return // done called twice while k was idle
-	}
-	if err == nil && b.slow > 0 && time.Since(b.epoch)-k.start > b.slow {
-		err = errSlow
-	}
-	k.inner = nil
-	b.calls.Put(k)
-	inner(err)
-	if b.queued.Load() {
-		b.deliver()
-	}
+	var once atomic.Bool
+	return func(err error) {
+		if !once.CompareAndSwap(false, true) {
+			return
+		}
+		if err == nil && b.slow > 0 && time.Since(b.epoch)-start > b.slow {
+			err = errSlow
+		}
+		inner(err)
+		if b.queued.Load() {
+			b.deliver()
+		}
+	}, nil
 }
 
 // State returns the current state of the breaker. An open breaker whose

@@ -210,3 +210,20 @@ func TestStateString(t *testing.T) {
 		t.Fatalf("State strings = %q, want %q", got, want)
 	}
 }
+
+func TestDoneCountsAnOperationOnceHoweverOftenItIsCalled(t *testing.T) {
+	b, err := breaker.New(breaker.Config{ConsecutiveFailures: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := b.Allow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := errors.New("redis down")
+	done(fail)
+	done(fail) // a second call must not count a second failure
+	if s := b.State(); s != breaker.Closed {
+		t.Fatalf("one failed operation reported twice tripped the breaker: %v", s)
+	}
+}

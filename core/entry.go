@@ -98,28 +98,3 @@ func (e *entry) encode() ([]byte, error) {
 // errCorrupt marks an entry that must not be served. It never reaches a
 // caller: the read path turns it into a miss and an EventCorrupt.
 var errCorrupt = errors.New("core: corrupt entry")
-
-// decodeEntry parses raw and checks that it belongs to k.
-func decodeEntry(raw []byte, k Key) (*entry, error) {
-	if len(raw) < 3 || raw[0] != magic[0] || raw[1] != magic[1] {
-		return nil, fmt.Errorf("%w: not a swrcache entry", errCorrupt)
-	}
-	if raw[2] != formatVersion {
-		return nil, fmt.Errorf("%w: format version %d, want %d", errCorrupt, raw[2], formatVersion)
-	}
-	if err := checkMsgpack(raw[3:]); err != nil {
-		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
-	}
-	e := new(entry)
-	if err := msgpack.Unmarshal(raw[3:], e); err != nil {
-		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
-	}
-	fp := k.fingerprint()
-	switch {
-	case !bytes.Equal(e.Fingerprint, fp[:]):
-		return nil, fmt.Errorf("%w: fingerprint does not match the key", errCorrupt)
-	case e.StoredAt <= 0 || e.FreshUntil < e.StoredAt || e.StaleUntil < e.FreshUntil || e.ErrorUntil < e.FreshUntil:
-		return nil, fmt.Errorf("%w: inconsistent times", errCorrupt)
-	}
-	return e, nil
-}

@@ -12,10 +12,6 @@ import (
 // every instance. Values go through the engine's Codec, so every caller gets
 // its own copy. Redis trouble never makes Fetch fail: it calls load instead.
 func Fetch[T any](ctx context.Context, e *Engine, key string, p Policy, load func(ctx context.Context) (T, error)) (T, error) {
-	if key == "" {
-		var zero T
-		return zero, errEmptyKey
-	}
 	v, _, err := LookupValue(ctx, e, Key{Name: key}, p, encoder(e.cfg.Codec, load), decoder[T](e.cfg.Codec))
 	return v, err
 }

@@ -61,7 +61,7 @@ func (s Status) String() string {
 
 // Result is one item as Lookup found or loaded it.
 type Result struct {
-	Value      []byte
+	Value      []byte // may be shared with other callers of one fill: do not modify
 	Status     Status
 	Stored     bool      // the value was written to Redis by this lookup's fill
 	StoredAt   time.Time // when the entry was stored; zero if never stored
@@ -89,6 +89,9 @@ func LookupValue[T any](ctx context.Context, e *Engine, k Key, p Policy, load Lo
 	var zero T
 	if err := p.validate(); err != nil {
 		return zero, Result{}, err
+	}
+	if k.Name == "" {
+		return zero, Result{}, errEmptyKey
 	}
 	ent, v, err := read(ctx, e, k, decode)
 	if err != nil {

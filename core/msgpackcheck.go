@@ -22,37 +22,44 @@ var (
 // planted 2 GiB length would allocate 2 GiB) and decodes nesting by
 // recursion, so they pass this check first.
 func checkMsgpack(b []byte) error {
+	_, err := msgpackLen(b)
+	return err
+}
+
+// msgpackLen returns the length in bytes of the first msgpack value in b,
+// with the checks of checkMsgpack.
+func msgpackLen(b []byte) (int, error) {
 	var pending [maxNesting + 1]uint64 // values still to read at each depth
 	depth, pos := 0, 0
 	pending[0] = 1
 	for {
 		for pending[depth] == 0 {
 			if depth == 0 {
-				return nil
+				return pos, nil
 			}
 			depth--
 		}
 		pending[depth]--
 		if pos >= len(b) {
-			return errTruncated
+			return 0, errTruncated
 		}
 		skip, items, err := msgpackHeader(b[pos:])
 		if err != nil {
-			return err
+			return 0, err
 		}
 		rest := uint64(len(b) - pos)
 		if skip > rest {
-			return errTruncated
+			return 0, errTruncated
 		}
 		pos += int(skip)
 		if items == 0 {
 			continue
 		}
 		if items > uint64(len(b)-pos) { // every item takes at least one byte
-			return errTruncated
+			return 0, errTruncated
 		}
 		if depth == maxNesting {
-			return errTooDeep
+			return 0, errTooDeep
 		}
 		depth++
 		pending[depth] = items
