@@ -116,11 +116,18 @@ func TestStaleWhileRevalidateServesAtOnceAndRefreshesInTheBackground(t *testing.
 		t.Fatal(err)
 	}
 	clk.Add(2 * time.Second)
-	res, err := e.Lookup(context.Background(), k, p, item("v2"))
+	var refreshing atomic.Bool
+	res, err := e.Lookup(context.Background(), k, p, func(ctx context.Context) (Item, error) {
+		refreshing.Store(Refreshing(ctx))
+		return Item{Value: []byte("v2")}, nil
+	})
 	if err != nil || res.Status != StatusStale || string(res.Value) != "v1" {
 		t.Fatalf("stale lookup: %q %v %v, want v1 served stale", res.Value, res.Status, err)
 	}
 	waitFor(t, "the background refresh", func() bool { return rec.count(EventRefreshOK) == 1 })
+	if !refreshing.Load() {
+		t.Fatal("the refresh's loader was not told it runs for a refresh")
+	}
 	res, err = e.Lookup(context.Background(), k, p, item("v3"))
 	if err != nil || res.Status != StatusHit || string(res.Value) != "v2" {
 		t.Fatalf("after refresh: %q %v %v, want v2 as a hit", res.Value, res.Status, err)

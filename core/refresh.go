@@ -26,9 +26,22 @@ func (e *Engine) refresh(ctx context.Context, k Key, p Policy, load Loader, seen
 	}
 }
 
+// refreshingKey marks the context of a loader called by a background refresh.
+type refreshingKey struct{}
+
+// Refreshing reports whether ctx is that of a loader called by a background
+// refresh rather than for a caller waiting on it. A loader that acts on
+// behalf of the caller that triggered it (the HTTP layer runs the caller's
+// request) must act on behalf of no one in a refresh: the trigger is just
+// whoever happened to read the stale value.
+func Refreshing(ctx context.Context) bool {
+	v, _ := ctx.Value(refreshingKey{}).(bool)
+	return v
+}
+
 // runRefresh tries k's lock without waiting; the holder reloads and stores.
 func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, load Loader, seen int64) {
-	ctx, cancel := context.WithTimeout(parent, e.cfg.LoadTimeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(parent, refreshingKey{}, true), e.cfg.LoadTimeout)
 	defer cancel()
 	token := newToken()
 	won, ent, err := e.tryLock(ctx, k, token, nil)
@@ -77,7 +90,7 @@ func (e *Engine) refreshMany(ctx context.Context, keys []string, p Policy, load 
 }
 
 func (e *Engine) runRefreshMany(parent context.Context, keys []string, p Policy, load func(ctx context.Context, keys []string) (map[string][]byte, error)) {
-	ctx, cancel := context.WithTimeout(parent, e.cfg.LoadTimeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(parent, refreshingKey{}, true), e.cfg.LoadTimeout)
 	defer cancel()
 	token := newToken()
 	won := e.lockMany(ctx, keys, token)
