@@ -1,0 +1,41 @@
+// Package httpcache is the swrcache middleware for net/http and anything
+// built on http.Handler, such as chi:
+//
+//	mw, err := httpcache.New(engine, httpcache.Config{TTL: time.Minute, Key: httpcache.Key{Resource: "users"}})
+//	mux.Handle("GET /users/{id}", mw(getUser))
+//
+// It never wraps the ResponseWriter it passes on: requests that bypass the
+// cache reach the handler with the server's own writer, so Flusher,
+// Hijacker and http.ResponseController work as before.
+package httpcache
+
+import (
+	"net/http"
+
+	"github.com/swrcache/swrcache/core"
+	"github.com/swrcache/swrcache/keyfunc"
+	"github.com/swrcache/swrcache/middleware"
+)
+
+// Config is a route's caching policy; see middleware.Config.
+type Config = middleware.Config
+
+// Key says which parts of a request identify its response; see keyfunc.Spec.
+type Key = keyfunc.Spec
+
+// New returns the middleware for one route, or an error for an invalid cfg.
+func New(e *core.Engine, cfg Config) (func(http.Handler) http.Handler, error) {
+	c, err := middleware.New(e, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func(next http.Handler) http.Handler {
+		run := func(w http.ResponseWriter, r *http.Request) error {
+			next.ServeHTTP(w, r)
+			return nil
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = c.Serve(w, r, run, run) // an error here only means the client left
+		})
+	}, nil
+}

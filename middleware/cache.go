@@ -1,0 +1,265 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/swrcache/swrcache/core"
+	"github.com/swrcache/swrcache/keyfunc"
+)
+
+// Cache applies one route's Config on top of an engine. It is safe for
+// concurrent use; build it once per route with New.
+type Cache struct {
+	engine *core.Engine
+	cfg    Config // written once by New
+	policy core.Policy
+	rand   func() float64
+	passes passList // keys whose responses are too large or streamed
+}
+
+// New returns the Cache for cfg on e, or the error from cfg.Validate.
+func New(e *core.Engine, cfg Config) (*Cache, error) {
+	if e == nil {
+		return nil, errors.New("middleware: nil engine")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Cache{
+		engine: e,
+		cfg:    cfg,
+		policy: core.Policy{TTL: cfg.TTL, StaleWhileRevalidate: cfg.StaleWhileRevalidate, StaleIfError: cfg.StaleIfError, Tags: cfg.Tags},
+		rand:   rand.Float64,
+		passes: passList{m: make(map[string]time.Time)},
+	}, nil
+}
+
+// Next runs the rest of the route's handler chain for r on the request's
+// own goroutine, writing to w. An error is the framework's (echo returns
+// one); ErrNoStore means the response must not be stored (gin's abort) but
+// is no error.
+type Next func(w http.ResponseWriter, r *http.Request) error
+
+// Runner runs the route for r, writing to w, like Next, but may be called
+// from another goroutine after the request that triggered it has finished:
+// fills run on a context detached from every caller, and background
+// refreshes long after. For net/http the inner handler is a Runner; for a
+// framework that recycles its per-request context, Redispatch makes one.
+type Runner func(w http.ResponseWriter, r *http.Request) error
+
+// ErrNoStore, returned by a Next or Runner, keeps its response out of the
+// cache.
+var ErrNoStore = errors.New("middleware: response not to be stored")
+
+// Serve answers r from the cache, or fills it with run. next serves the
+// requests that bypass the cache, straight to w. Serve returns the error
+// the handler chain returned, untouched, and nothing for Redis trouble,
+// which only makes it call the handler directly.
+func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next Next, run Runner) error {
+	if reason := c.bypassReason(r); reason != "" {
+		return c.pass(w, r, next, reason)
+	}
+	tenant := ""
+	if c.cfg.Tenant != nil {
+		t, ok := c.cfg.Tenant(r)
+		if !ok || !keyfunc.ValidTenant(t) {
+			return c.pass(w, r, next, "tenant")
+		}
+		tenant = t
+	}
+	key, err := c.cfg.Key.Key(r, tenant)
+	if err != nil {
+		return c.pass(w, r, next, "key")
+	}
+	if c.passes.has(key.Name) {
+		return c.pass(w, r, next, "uncacheable")
+	}
+	var detail string // why the leader's own response was not stored
+	snap := c.snapshot(r, tenant)
+	load := func(ctx context.Context) (core.Item, error) {
+		if core.Refreshing(ctx) {
+			item, _, err := c.fill(ctx, snap.request(ctx), key.Name, run)
+			return item, err
+		}
+		item, reason, err := c.fill(ctx, r, key.Name, run)
+		detail = reason
+		return item, err
+	}
+	resp, res, err := core.LookupValue(r.Context(), c.engine, core.Key{Name: key.Name, ID: key.ID}, c.policy, load, decodeResponse)
+	if err != nil {
+		return c.failed(w, r, err)
+	}
+	now := time.Now()
+	var age time.Duration
+	if res.Status == core.StatusHit || res.Status == core.StatusStale || res.Status == core.StatusStaleIfError {
+		age = now.Sub(res.StoredAt)
+	}
+	resp.write(w, r, c.cacheStatus(res, detail, now), age)
+	return nil
+}
+
+// pass runs next on the real writer, without the cache.
+func (c *Cache) pass(w http.ResponseWriter, r *http.Request, next Next, reason string) error {
+	if reason != "method" {
+		w.Header().Set("Cache-Status", c.cfg.Name+"; fwd=bypass; detail="+reason)
+	}
+	if err := next(w, r); !errors.Is(err, ErrNoStore) {
+		return err
+	}
+	return nil
+}
+
+// failed handles a lookup that ended in an error: the handler's own error
+// goes back to the framework untouched, a panic is re-raised for the
+// framework's recovery, and a 5xx is replayed as the handler wrote it.
+func (c *Cache) failed(w http.ResponseWriter, r *http.Request, err error) error {
+	var he *handlerError
+	var oe *originError
+	var pe *core.PanicError
+	switch {
+	case errors.As(err, &he):
+		return he.err
+	case errors.As(err, &oe):
+		oe.resp.write(w, r, c.cfg.Name+"; fwd=uri-miss; detail=status", 0)
+		return nil
+	case errors.As(err, &pe):
+		panic(pe.Value)
+	}
+	return err // the caller's context ended: nothing to write
+}
+
+// handlerError carries an error the handler chain returned.
+type handlerError struct{ err error }
+
+func (e *handlerError) Error() string { return "middleware: handler: " + e.err.Error() }
+func (e *handlerError) Unwrap() error { return e.err }
+
+// originError carries a 5xx response, a failure for stale-if-error.
+type originError struct{ resp response }
+
+func (e *originError) Error() string { return "middleware: handler answered " + http.StatusText(e.resp.Status) }
+
+// fill runs next for r into a recorder and says what to cache.
+func (c *Cache) fill(ctx context.Context, r *http.Request, keyName string, run Runner) (core.Item, string, error) {
+	rec := newRecorder(c.cfg.MaxBody)
+	req := r.WithContext(ctx)
+	if req.Method == http.MethodHead {
+		req.Method = http.MethodGet // HEAD is served from the GET entry
+	}
+	err := run(rec, req)
+	if err != nil && !errors.Is(err, ErrNoStore) {
+		return core.Item{}, "", &handlerError{err}
+	}
+	resp := capture(rec, c.cfg.TagsHeader)
+	if rec.status >= 500 {
+		return core.Item{}, "", &originError{resp}
+	}
+	reason := c.noStoreReason(rec, c.cfg.Key.Headers)
+	if errors.Is(err, ErrNoStore) {
+		reason = "aborted"
+	}
+	if reason == "too-large" || reason == "streamed" {
+		c.passes.add(keyName)
+	}
+	value, encErr := resp.encode()
+	if encErr != nil {
+		return core.Item{}, "", encErr
+	}
+	return core.Item{Value: value, Tags: c.responseTags(rec), NoStore: reason != ""}, reason, nil
+}
+
+func (c *Cache) responseTags(rec *recorder) []string {
+	if c.cfg.TagsHeader == "" {
+		return nil
+	}
+	var tags []string
+	for _, v := range rec.header.Values(c.cfg.TagsHeader) {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				tags = append(tags, t)
+			}
+		}
+	}
+	return tags
+}
+
+// refreshSnapshot is what a background refresh needs of the request that
+// triggered it, copied while that request is still being served.
+type refreshSnapshot struct {
+	url    url.URL
+	host   string
+	header http.Header // only the headers in the key, and the tenant's
+}
+
+func (c *Cache) snapshot(r *http.Request, tenant string) *refreshSnapshot {
+	s := &refreshSnapshot{url: *r.URL, host: r.Host, header: make(http.Header, len(c.cfg.Key.Headers)+1)}
+	for _, name := range c.cfg.Key.Headers {
+		if v := r.Header.Values(name); len(v) > 0 {
+			s.header[http.CanonicalHeaderKey(name)] = append([]string(nil), v...)
+		}
+	}
+	if c.cfg.TenantHeader != "" && tenant != "" {
+		s.header.Set(c.cfg.TenantHeader, tenant)
+	}
+	return s
+}
+
+// request rebuilds the request for a refresh: GET, the same URL and host,
+// the key's headers and the tenant, and nothing else: no cookies, no
+// credentials of whoever triggered it.
+func (s *refreshSnapshot) request(ctx context.Context) *http.Request {
+	u := s.url
+	r := (&http.Request{
+		Method:     http.MethodGet,
+		URL:        &u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     s.header.Clone(),
+		Host:       s.host,
+		RequestURI: u.RequestURI(),
+		RemoteAddr: "127.0.0.1:0",
+	}).WithContext(ctx)
+	return r
+}
+
+// passList remembers, for a minute, keys whose responses could not be
+// stored because of their size or streaming, so that later requests go
+// straight to the handler instead of being buffered.
+type passList struct {
+	mu sync.Mutex
+	m  map[string]time.Time // key name → until; protected by mu
+}
+
+const (
+	passFor     = time.Minute
+	passListCap = 4096
+)
+
+func (p *passList) has(key string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	until, ok := p.m[key]
+	if ok && time.Now().After(until) {
+		delete(p.m, key)
+		return false
+	}
+	return ok
+}
+
+func (p *passList) add(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.m) >= passListCap {
+		clear(p.m) // bounded: forgetting only costs one more buffered response
+	}
+	p.m[key] = time.Now().Add(passFor)
+}

@@ -1,0 +1,121 @@
+package middleware
+
+import (
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// bypassReason says why r must not use the cache, or "" when it may.
+func (c *Cache) bypassReason(r *http.Request) string {
+	switch {
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		return "method"
+	case c.cfg.Disabled != nil && c.cfg.Disabled():
+		return "disabled"
+	case c.cfg.Skipper != nil && c.cfg.Skipper(r):
+		return "skipped"
+	case r.Header.Get("Upgrade") != "" || hasToken(r.Header.Values("Connection"), "upgrade"):
+		return "upgrade"
+	case acceptsOnly(r, "text/event-stream"):
+		return "stream"
+	case !c.cfg.AllowAuthorization && r.Header.Get("Authorization") != "":
+		return "authorization"
+	case c.cfg.HonorNoCache && (hasToken(r.Header.Values("Cache-Control"), "no-cache") ||
+		hasToken(r.Header.Values("Cache-Control"), "no-store") || hasToken(r.Header.Values("Pragma"), "no-cache")):
+		return "no-cache"
+	case c.cfg.SampleRate < 1 && c.rand() >= c.cfg.SampleRate:
+		return "sampled-out"
+	}
+	return ""
+}
+
+// acceptsOnly reports whether the request asks for mediaType alone, as an
+// EventSource does.
+func acceptsOnly(r *http.Request, mediaType string) bool {
+	v := r.Header.Values("Accept")
+	return len(v) == 1 && strings.EqualFold(strings.TrimSpace(v[0]), mediaType)
+}
+
+// noStoreReason says why a captured response must not be stored, or "".
+func (c *Cache) noStoreReason(rec *recorder, keyHeaders []string) string {
+	h := rec.header
+	switch {
+	case rec.overflow:
+		return "too-large"
+	case rec.flushed:
+		return "streamed"
+	case !slices.Contains(c.cfg.Statuses, rec.status):
+		return "status"
+	case len(h.Values("Set-Cookie")) > 0:
+		return "set-cookie"
+	case hasToken(h.Values("Cache-Control"), "no-store") || hasToken(h.Values("Cache-Control"), "private") ||
+		hasToken(h.Values("Cache-Control"), "no-cache"):
+		return "cache-control"
+	case isEventStream(h.Get("Content-Type")):
+		return "streamed"
+	}
+	for _, name := range varyNames(h) {
+		if name == "*" {
+			return "vary"
+		}
+		if !slices.ContainsFunc(keyHeaders, func(k string) bool { return strings.EqualFold(k, name) }) {
+			return "vary" // the response depends on a header the key ignores
+		}
+	}
+	return ""
+}
+
+func isEventStream(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "text/event-stream"
+}
+
+// varyNames lists the field names of the Vary headers in h.
+func varyNames(h http.Header) []string {
+	var out []string
+	for _, v := range h.Values("Vary") {
+		for _, f := range strings.Split(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// hasToken reports whether the comma-separated header values hold token,
+// ignoring case and any "=value".
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for _, f := range strings.Split(v, ",") {
+			f = strings.TrimSpace(f)
+			if i := strings.IndexByte(f, '='); i >= 0 {
+				f = strings.TrimSpace(f[:i])
+			}
+			if strings.EqualFold(f, token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// etagMatches reports whether an If-None-Match value matches etag, by the
+// weak comparison of RFC 9110 section 13.1.2.
+func etagMatches(ifNoneMatch []string, etag string) bool {
+	if etag == "" || len(ifNoneMatch) == 0 {
+		return false
+	}
+	want := strings.TrimPrefix(etag, "W/")
+	for _, v := range ifNoneMatch {
+		for _, t := range strings.Split(v, ",") {
+			t = strings.TrimSpace(t)
+			if t == "*" || strings.TrimPrefix(t, "W/") == want {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,126 @@
+package middleware
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/swrcache/swrcache/core"
+)
+
+// response is what the cache stores for one request.
+type response struct {
+	Status int        `msgpack:"s"`
+	Header [][]string `msgpack:"h"` // each: a canonical name, then its values in order
+	Body   []byte     `msgpack:"b"`
+}
+
+// unstored are never stored: hop-by-hop fields (RFC 9110 section 7.6.1),
+// per-user state, and what the cache sets itself on replay.
+var unstored = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+	"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Age", "Cache-Status"}
+
+// capture turns what rec recorded into a response, dropping the fields that
+// must not be replayed and drop (the tags header).
+func capture(rec *recorder, drop string) response {
+	h := rec.header
+	skip := func(name string) bool {
+		return slices.Contains(unstored, name) || strings.EqualFold(name, drop) || hasToken(h.Values("Connection"), name)
+	}
+	names := make([]string, 0, len(h))
+	for name := range h {
+		if !skip(http.CanonicalHeaderKey(name)) && len(h[name]) > 0 {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	fields := make([][]string, 0, len(names))
+	for _, name := range names {
+		fields = append(fields, append([]string{http.CanonicalHeaderKey(name)}, h[name]...))
+	}
+	return response{Status: rec.status, Header: fields, Body: rec.body.Bytes()}
+}
+
+func (r response) encode() ([]byte, error) { return core.MsgpackCodec{}.Marshal(r) }
+
+// decodeResponse decodes and checks a stored response; an error makes the
+// entry a miss.
+func decodeResponse(b []byte) (response, error) {
+	var r response
+	if err := (core.MsgpackCodec{}).Unmarshal(b, &r); err != nil {
+		return response{}, err
+	}
+	if r.Status < 200 || r.Status > 599 {
+		return response{}, fmt.Errorf("middleware: stored status %d", r.Status)
+	}
+	for _, f := range r.Header {
+		if len(f) < 2 || !validToken(f[0]) {
+			return response{}, fmt.Errorf("middleware: malformed stored header")
+		}
+	}
+	return r, nil
+}
+
+func (r response) get(name string) string {
+	for _, f := range r.Header {
+		if f[0] == name {
+			return f[1]
+		}
+	}
+	return ""
+}
+
+// write replays r on w: every header value as stored, set before the
+// status, then the body, unless the request is HEAD or its If-None-Match
+// matches the stored ETag (a 304).
+func (r response) write(w http.ResponseWriter, req *http.Request, cacheStatus string, age time.Duration) {
+	h := w.Header()
+	for _, f := range r.Header {
+		h[f[0]] = slices.Clone(f[1:])
+	}
+	if age > 0 {
+		h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
+	}
+	h.Set("Cache-Status", cacheStatus)
+	status, body := r.Status, r.Body
+	if status == http.StatusOK && etagMatches(req.Header.Values("If-None-Match"), r.get("Etag")) {
+		status, body = http.StatusNotModified, nil
+		h.Del("Content-Length")
+	} else if h.Get("Content-Length") == "" && status != http.StatusNoContent {
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	w.WriteHeader(status)
+	if req.Method != http.MethodHead && len(body) > 0 {
+		_, _ = w.Write(body)
+	}
+}
+
+// cacheStatus is the RFC 9211 Cache-Status value for a result; it never
+// names the key.
+func (c *Cache) cacheStatus(res core.Result, detail string, now time.Time) string {
+	ttl := int64(res.FreshUntil.Sub(now) / time.Second)
+	s := c.cfg.Name
+	switch res.Status {
+	case core.StatusHit:
+		s += "; hit; ttl=" + strconv.FormatInt(ttl, 10)
+	case core.StatusStale:
+		s += "; fwd=stale; ttl=" + strconv.FormatInt(ttl, 10)
+	case core.StatusStaleIfError:
+		s += "; fwd=stale; ttl=" + strconv.FormatInt(ttl, 10) + "; detail=stale-if-error"
+	case core.StatusCollapsed:
+		s += "; fwd=uri-miss; collapsed"
+	case core.StatusBypass:
+		s += "; fwd=bypass; detail=" + res.Detail
+	default:
+		s += "; fwd=uri-miss"
+		if res.Stored {
+			s += "; stored"
+		} else if detail != "" {
+			s += "; detail=" + detail
+		}
+	}
+	return s
+}
