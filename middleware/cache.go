@@ -36,7 +36,8 @@ func New(e *core.Engine, cfg Config) (*Cache, error) {
 	return &Cache{
 		engine: e,
 		cfg:    cfg,
-		policy: core.Policy{TTL: cfg.TTL, StaleWhileRevalidate: cfg.StaleWhileRevalidate, StaleIfError: cfg.StaleIfError, Tags: cfg.Tags},
+		policy: core.Policy{TTL: cfg.TTL, StaleWhileRevalidate: cfg.StaleWhileRevalidate, StaleIfError: cfg.StaleIfError,
+			RefreshAhead: cfg.RefreshAhead, Tags: cfg.Tags},
 		rand:   rand.Float64,
 		passes: passList{m: make(map[string]time.Time)},
 	}, nil
@@ -145,7 +146,9 @@ func (e *handlerError) Unwrap() error { return e.err }
 // originError carries a 5xx response, a failure for stale-if-error.
 type originError struct{ resp response }
 
-func (e *originError) Error() string { return "middleware: handler answered " + http.StatusText(e.resp.Status) }
+func (e *originError) Error() string {
+	return "middleware: handler answered " + http.StatusText(e.resp.Status)
+}
 
 // fill runs next for r into a recorder and says what to cache.
 func (c *Cache) fill(ctx context.Context, r *http.Request, keyName string, run Runner) (core.Item, string, error) {

@@ -22,6 +22,10 @@ type Config struct {
 	// StaleIfError serves a stale response for this long after TTL when the
 	// handler fails (an error, a panic or a 5xx). 0 means never.
 	StaleIfError time.Duration
+	// RefreshAhead refreshes a response in the background this long before
+	// it goes stale, so hot routes never expire. 0 means min(30s, TTL/10);
+	// negative means never.
+	RefreshAhead time.Duration
 
 	// Key says which parts of a request identify its response. Resource is
 	// required; by default the key covers the method, host, escaped path and

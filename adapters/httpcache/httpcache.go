@@ -39,3 +39,24 @@ func New(e *core.Engine, cfg Config) (func(http.Handler) http.Handler, error) {
 		})
 	}, nil
 }
+
+// InvalidateConfig says what a write route invalidates; see
+// middleware.InvalidateConfig.
+type InvalidateConfig = middleware.InvalidateConfig
+
+// Invalidate returns the middleware for a write route: after a 2xx answer
+// to a POST, PUT, PATCH or DELETE, and before that answer reaches the
+// client, it invalidates the tags cfg names.
+func Invalidate(e *core.Engine, cfg InvalidateConfig) (func(http.Handler) http.Handler, error) {
+	iv, err := middleware.NewInvalidator(e, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hook := iv.Hook(r)
+			next.ServeHTTP(middleware.HookWriter(w, hook), r)
+			hook(http.StatusOK) // a handler that wrote nothing answered 200
+		})
+	}, nil
+}

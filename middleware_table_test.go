@@ -1,0 +1,291 @@
+package swrcache_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/swrcache/swrcache/keyfunc"
+	"github.com/swrcache/swrcache/middleware"
+)
+
+// behaviour is one row of the table every adapter runs through.
+type behaviour struct {
+	name        string
+	givenConfig func(*middleware.Config)
+	// givenHandler answers the route; calls counts its invocations.
+	givenHandler func(calls *atomic.Int32) http.Handler
+	// expect drives requests and checks what clients see.
+	expect func(t *testing.T, c *client, calls *atomic.Int32)
+}
+
+// client sends requests to one test server.
+type client struct {
+	get func(path string, header ...string) reply
+	do  func(method, path string, header ...string) reply
+}
+
+func baseConfig() middleware.Config {
+	return middleware.Config{TTL: time.Minute, Key: keyfunc.Spec{Resource: "things"}}
+}
+
+// handler writes status, the headers in h (multi-valued, in order) and a
+// body counting its calls.
+func handler(status int, h ...string) func(calls *atomic.Int32) http.Handler {
+	return func(calls *atomic.Int32) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := calls.Add(1)
+			for i := 0; i+1 < len(h); i += 2 {
+				w.Header().Add(h[i], h[i+1])
+			}
+			w.WriteHeader(status)
+			fmt.Fprintf(w, "body %d for %s", n, r.URL.Path)
+		})
+	}
+}
+
+// expectStoredOnce checks that a second request is a hit with the first's body.
+func expectStoredOnce(t *testing.T, c *client, calls *atomic.Int32) {
+	t.Helper()
+	first, second := c.get("/x"), c.get("/x")
+	if !second.hit() || second.body != first.body || calls.Load() != 1 {
+		t.Fatalf("second request: %q (%s), %d handler calls; want a hit", second.body, second.cacheStatus(), calls.Load())
+	}
+}
+
+// expectNotStored checks that every request reaches the handler.
+func expectNotStored(t *testing.T, c *client, calls *atomic.Int32) {
+	t.Helper()
+	first, second := c.get("/x"), c.get("/x")
+	if second.hit() || calls.Load() != 2 || first.body == second.body {
+		t.Fatalf("second request %q (%s) after %d handler calls; want the handler again", second.body, second.cacheStatus(), calls.Load())
+	}
+}
+
+var behaviours = []behaviour{
+	{
+		name:         "a miss then a hit replays status, every header value and the body",
+		givenHandler: handler(http.StatusOK, "X-Multi", "a", "X-Multi", "b, c", "X-Multi", "d", "Content-Type", "text/plain; charset=utf-8", "Etag", `"v1"`),
+		expect: func(t *testing.T, c *client, calls *atomic.Int32) {
+			first := c.get("/x")
+			if first.cacheStatus() != "swrcache; fwd=uri-miss; stored" {
+				t.Fatalf("first Cache-Status = %q", first.cacheStatus())
+			}
+			second := c.get("/x")
+			if !strings.HasPrefix(second.cacheStatus(), "swrcache; hit; ttl=") || calls.Load() != 1 {
+				t.Fatalf("second Cache-Status = %q after %d calls", second.cacheStatus(), calls.Load())
+			}
+			if second.status != first.status || second.body != first.body ||
+				!slices.Equal(second.header.Values("X-Multi"), []string{"a", "b, c", "d"}) ||
+				second.header.Get("Content-Type") != first.header.Get("Content-Type") || second.header.Get("Age") == "" {
+				t.Fatalf("replay differs: %d %q %v", second.status, second.body, second.header)
+			}
+		},
+	},
+	{name: "a 404 is stored", givenHandler: handler(http.StatusNotFound), expect: expectStoredOnce},
+	{name: "a response with Set-Cookie is not stored", givenHandler: handler(http.StatusOK, "Set-Cookie", "session=alice"), expect: expectNotStored},
+	{name: "a private response is not stored", givenHandler: handler(http.StatusOK, "Cache-Control", "private, max-age=60"), expect: expectNotStored},
+	{name: "a no-store response is not stored", givenHandler: handler(http.StatusOK, "Cache-Control", "no-store"), expect: expectNotStored},
+	{name: "a 500 is not stored", givenHandler: handler(http.StatusInternalServerError), expect: expectNotStored},
+	{name: "a 201 is not stored by default", givenHandler: handler(http.StatusCreated), expect: expectNotStored},
+	{name: "Vary: * is not stored", givenHandler: handler(http.StatusOK, "Vary", "*"), expect: expectNotStored},
+	{name: "Vary on a header outside the key is not stored", givenHandler: handler(http.StatusOK, "Vary", "Accept-Language"), expect: expectNotStored},
+	{
+		name:         "Vary on a header in the key is stored per value",
+		givenConfig:  func(c *middleware.Config) { c.Key.Headers = []string{"Accept-Language"} },
+		givenHandler: handler(http.StatusOK, "Vary", "Accept-Language"),
+		expect: func(t *testing.T, c *client, calls *atomic.Int32) {
+			en, fr := c.get("/x", "Accept-Language", "en"), c.get("/x", "Accept-Language", "fr")
+			en2 := c.get("/x", "Accept-Language", "en")
+			if en.body == fr.body || en2.body != en.body || !en2.hit() || calls.Load() != 2 {
+				t.Fatalf("en %q, fr %q, en again %q (%s)", en.body, fr.body, en2.body, en2.cacheStatus())
+			}
+		},
+	},
+	{
+		name:         "a request with Authorization bypasses the cache",
+		givenHandler: handler(http.StatusOK),
+		expect: func(t *testing.T, c *client, calls *atomic.Int32) {
+			c.get("/x", "Authorization", "Bearer alice")
+			r := c.get("/x", "Authorization", "Bearer alice")
+			if calls.Load() != 2 || r.cacheStatus() != "swrcache; fwd=bypass; detail=authorization" {
+				t.Fatalf("%d calls, Cache-Status %q", calls.Load(), r.cacheStatus())
+			}
+		},
+	},
+	{
+		name:         "Authorization is cached when the route opts in with a per-user key",
+		givenConfig:  func(c *middleware.Config) { c.AllowAuthorization, c.TenantHeader = true, "X-Tenant" },
+		givenHandler: handler(http.StatusOK),
+		expect: func(t *testing.T, c *client, calls *atomic.Int32) {
+			c.get("/x", "Authorization", "Bearer a", "X-Tenant", "alice")
+			if r := c.get("/x", "Authorization", "Bearer a", "X-Tenant", "alice"); !r.hit() || calls.Load() != 1 {
+				t.Fatalf("%d calls, Cache-Status %q", calls.Load(), r.cacheStatus())
+			}
+		},
+	},
+	{
+		name:        "two tenants on one URL never see each other's body",
+		givenConfig: func(c *middleware.Config) { c.TenantHeader = "X-Tenant" },
+		givenHandler: func(calls *atomic.Int32) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				fmt.Fprintf(w, "secret of %s", r.Header.Get("X-Tenant"))
+			})
+		},
+		expect: func(t *testing.T, c *client, calls *atomic.Int32) {
+			for range 2 {
+				for _, tenant := range []string{"acme", "globex"} {
+					if r := c.get("/x", "X-Tenant", tenant); r.body != "secret of "+tenant {
+						t.Fatalf("tenant %s got %q", tenant, r.body)
+					}
+				}
+			}
+			if r := c.get("/x", "X-Tenant", "Bad Tenant!"); r.cacheStatus() != "swrcache; fwd=bypass; detail=tenant" {
+				t.Fatalf("invalid tenant: Cache-Status %q, want a bypass", r.cacheStatus())
+			}
+			if r := c.get("/x"); r.cacheStatus() != "swrcache; fwd=bypass; detail=tenant" {
+				t.Fatalf("missing tenant: Cache-Status %q, want a bypass", r.cacheStatus())
+			}
+			if calls.Load() != 4 {
+				t.Fatalf("%d handler calls, want 2 fills and 2 bypasses", calls.Load())
+			}
+		},
+	},
+	{
+		name:         "If-None-Match with the stored ETag gets a 304",
+		givenHandler: handler(http.StatusOK, "Etag", `"abc"`),
+		expect: func(t *testing.T, c *client, calls *atomic.Int32) {
+			c.get("/x")
+			r := c.get("/x", "If-None-Match", `"zzz", W/"abc"`)
+			if r.status != http.StatusNotModified || r.body != "" || calls.Load() != 1 {
+				t.Fatalf("got %d %q after %d calls, want 304 from the cache", r.status, r.body, calls.Load())
+			}
+		},
+	},
+	{
+		name:         "HEAD is served from the GET entry",
+		givenHandler: handler(http.StatusOK, "X-Thing", "1"),
+		expect: func(t *testing.T, c *client, calls *atomic.Int32) {
+			g := c.get("/x")
+			h := c.do(http.MethodHead, "/x")
+			if !h.hit() || h.body != "" || h.header.Get("X-Thing") != "1" || h.header.Get("Content-Length") != fmt.Sprint(len(g.body)) {
+				t.Fatalf("HEAD: %q %v", h.cacheStatus(), h.header)
+			}
+		},
+	},
+	{
+		name:        "a body over the cap passes through uncached, whole",
+		givenConfig: func(c *middleware.Config) { c.MaxBody = 1000 },
+		givenHandler: func(calls *atomic.Int32) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				w.Write([]byte(strings.Repeat("x", 5000)))
+			})
+		},
+		expect: func(t *testing.T, c *client, calls *atomic.Int32) {
+			for range 3 {
+				if r := c.get("/x"); len(r.body) != 5000 || r.hit() {
+					t.Fatalf("got %d bytes (%s), want all 5000 uncached", len(r.body), r.cacheStatus())
+				}
+			}
+			if calls.Load() != 3 {
+				t.Fatalf("%d handler calls, want 3", calls.Load())
+			}
+		},
+	},
+	{
+		name:         "an event stream is not stored",
+		givenHandler: handler(http.StatusOK, "Content-Type", "text/event-stream"),
+		expect:       expectNotStored,
+	},
+	{
+		name:         "the kill switch sends every request to the handler",
+		givenConfig:  func(c *middleware.Config) { c.Disabled = func() bool { return true } },
+		givenHandler: handler(http.StatusOK),
+		expect:       expectNotStored,
+	},
+	{
+		name:         "the canary rate is honoured within sampling error",
+		givenConfig:  func(c *middleware.Config) { c.SampleRate = 0.25 },
+		givenHandler: handler(http.StatusOK),
+		expect: func(t *testing.T, c *client, calls *atomic.Int32) {
+			const n = 400
+			sampled := 0
+			for range n {
+				if !strings.Contains(c.get("/x").cacheStatus(), "sampled-out") {
+					sampled++
+				}
+			}
+			if sampled < 60 || sampled > 140 { // 100 ± 4.6 standard deviations
+				t.Fatalf("%d of %d requests used the cache, want about 25%%", sampled, n)
+			}
+		},
+	},
+	{
+		name: "a stale response is served at once and refreshed without the trigger's cookies",
+		givenConfig: func(c *middleware.Config) {
+			c.TTL, c.StaleWhileRevalidate, c.RefreshAhead = 300*time.Millisecond, time.Minute, -1
+		},
+		givenHandler: func(calls *atomic.Int32) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := calls.Add(1)
+				fmt.Fprintf(w, "v%d cookie=%q auth=%q", n, r.Header.Get("Cookie"), r.Header.Get("Authorization"))
+			})
+		},
+		expect: func(t *testing.T, c *client, calls *atomic.Int32) {
+			c.get("/x")
+			var stale reply
+			waitUntil(t, "the response to go stale", func() bool {
+				stale = c.get("/x", "Cookie", "session=alice")
+				return strings.Contains(stale.cacheStatus(), "fwd=stale")
+			})
+			if !strings.HasPrefix(stale.body, "v1 ") {
+				t.Fatalf("stale body %q, want the first response", stale.body)
+			}
+			var fresh reply
+			waitUntil(t, "the background refresh", func() bool {
+				fresh = c.get("/x")
+				return strings.HasPrefix(fresh.body, "v2 ")
+			})
+			if fresh.body != `v2 cookie="" auth=""` {
+				t.Fatalf("refreshed body %q: the refresh carried the trigger's credentials", fresh.body)
+			}
+		},
+	},
+}
+
+func TestBehaviourThroughEveryAdapter(t *testing.T) {
+	for _, a := range adapters {
+		for _, b := range behaviours {
+			t.Run(a.name+"/"+b.name, func(t *testing.T) {
+				cfg := baseConfig()
+				if b.givenConfig != nil {
+					b.givenConfig(&cfg)
+				}
+				var calls atomic.Int32
+				srv := a.serve(t, newEngine(t, nil), cfg, b.givenHandler(&calls))
+				b.expect(t, &client{
+					get: func(path string, h ...string) reply { return get(t, srv, path, h...) },
+					do:  func(m, path string, h ...string) reply { return do(t, srv, m, path, h...) },
+				}, &calls)
+			})
+		}
+	}
+}
+
+// waitUntil polls cond, failing t after a generous deadline.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
