@@ -1,6 +1,7 @@
 package swrcache_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,6 +28,8 @@ func slowHandler(calls *atomic.Int32, delay time.Duration) http.Handler {
 	})
 }
 
+func bigPool(o *redis.Options) { o.PoolSize = 64 }
+
 // Must show 2: two instances on one Redis, 50 concurrent requests for each
 // of 10 cold URLs, a 100ms handler: 10 handler calls in all.
 func TestStampedeAcrossTwoInstancesCallsTheHandlerOncePerURL(t *testing.T) {
@@ -36,9 +39,19 @@ func TestStampedeAcrossTwoInstancesCallsTheHandlerOncePerURL(t *testing.T) {
 			var calls atomic.Int32
 			h := slowHandler(&calls, 100*time.Millisecond)
 			cfg := baseConfig()
+			var evMu sync.Mutex
+			events := map[string]int{}
+			hook := func(c *core.Config) {
+				c.OpTimeout = 2 * time.Second // this test is about the lock, not a slow Redis
+				c.OnEvent = func(_ context.Context, e core.Event) {
+					evMu.Lock()
+					events[e.Kind.String()+" "+e.Detail]++
+					evMu.Unlock()
+				}
+			}
 			servers := []string{
-				a.serve(t, newEngineOn(t, redistest.Client(t), ns, nil), cfg, h).URL,
-				a.serve(t, newEngineOn(t, redistest.Client(t), ns, nil), cfg, h).URL,
+				a.serve(t, newEngineOn(t, redistest.Client(t, bigPool), ns, hook), cfg, h).URL,
+				a.serve(t, newEngineOn(t, redistest.Client(t, bigPool), ns, hook), cfg, h).URL,
 			}
 			httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 100}}
 			defer httpc.CloseIdleConnections()
@@ -77,7 +90,9 @@ func TestStampedeAcrossTwoInstancesCallsTheHandlerOncePerURL(t *testing.T) {
 				t.Fatalf("%d requests failed", failures.Load())
 			}
 			if n := calls.Load(); n != urls {
-				t.Fatalf("%d handler calls for %d cold URLs on two instances, want %d", n, urls, urls)
+				evMu.Lock()
+				defer evMu.Unlock()
+				t.Fatalf("%d handler calls for %d cold URLs on two instances, want %d; events %v", n, urls, urls, events)
 			}
 		})
 	}

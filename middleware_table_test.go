@@ -3,6 +3,7 @@ package swrcache_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -287,5 +288,23 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRefreshKeepsTheRoutesPathValues(t *testing.T) {
+	var calls atomic.Int32
+	mux := http.NewServeMux()
+	cfg := baseConfig()
+	cfg.TTL, cfg.StaleWhileRevalidate, cfg.RefreshAhead = 300*time.Millisecond, time.Minute, -1
+	mw := mustNetHTTP(t, newEngine(t, nil), cfg)
+	mux.Handle("GET /p/{id}", mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "v%d id=%s", calls.Add(1), r.PathValue("id"))
+	})))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	get(t, srv, "/p/7")
+	waitUntil(t, "a refreshed response", func() bool { return strings.HasPrefix(get(t, srv, "/p/7").body, "v2") })
+	if r := get(t, srv, "/p/7"); r.body != "v2 id=7" {
+		t.Fatalf("after a refresh: %q, want the path value kept", r.body)
 	}
 }

@@ -30,13 +30,18 @@ type adapter struct {
 // adapters lists every framework; each adapter's test file adds its own.
 var adapters = []adapter{{name: "net/http", serve: serveNetHTTP}}
 
-func serveNetHTTP(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handler) *httptest.Server {
+func mustNetHTTP(t *testing.T, e *core.Engine, cfg middleware.Config) func(http.Handler) http.Handler {
 	t.Helper()
 	mw, err := httpcache.New(e, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(mw(h))
+	return mw
+}
+
+func serveNetHTTP(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(mustNetHTTP(t, e, cfg)(h))
 	t.Cleanup(srv.Close)
 	return srv
 }

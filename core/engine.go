@@ -29,7 +29,8 @@ type Engine struct {
 	now  func() time.Time // injectable for tests
 	rand func() float64   // in [0, 1)
 
-	flights singleflight.Group // foreground fills, by Redis key
+	flights singleflight.Group // foreground fills, by key identity
+	reads   singleflight.Group // concurrent GETs of one entry, by Redis key
 	bg      background         // refreshes and abandoned Redis calls
 }
 

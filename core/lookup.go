@@ -132,20 +132,38 @@ func cached(ent *entry, s Status) Result {
 // read gets k's entry. A missing, corrupt or undecodable entry is a nil
 // entry; an error means Redis could not be asked.
 func read[T any](ctx context.Context, e *Engine, k Key, decode func([]byte) (T, error)) (*entry, T, error) {
-	var raw []byte
 	var zero T
-	err := e.call(ctx, k.Name, func(ctx context.Context) error {
-		b, err := e.rdb.Get(ctx, e.entryKey(k.Name)).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return nil
-		}
-		raw = b
-		return err
-	})
+	raw, err := e.get(ctx, k)
 	if err != nil || raw == nil {
 		return nil, zero, err
 	}
 	return parse(ctx, e, k, raw, decode)
+}
+
+// get reads k's raw entry, nil if missing. Concurrent reads of one key share
+// a single GET: a burst of requests for a hot key costs Redis one command
+// and one pooled connection, not one each (each would otherwise wait for a
+// connection and, past OpTimeout, fail open to the loader). The shared GET
+// runs without the first reader's cancellation, bounded by OpTimeout, so
+// the others wait at most that long. The bytes are shared, read-only.
+func (e *Engine) get(ctx context.Context, k Key) ([]byte, error) {
+	ek := e.entryKey(k.Name)
+	v, err, _ := e.reads.Do(ek, func() (any, error) {
+		var raw []byte
+		err := e.call(context.WithoutCancel(ctx), k.Name, func(ctx context.Context) error {
+			b, err := e.rdb.Get(ctx, ek).Bytes()
+			if errors.Is(err, redis.Nil) {
+				return nil
+			}
+			raw = b
+			return err
+		})
+		return raw, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]byte), nil
 }
 
 // parse decodes raw for k, or reports it as corrupt and returns a nil entry.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -197,13 +196,15 @@ func (c *Cache) responseTags(rec *recorder) []string {
 // refreshSnapshot is what a background refresh needs of the request that
 // triggered it, copied while that request is still being served.
 type refreshSnapshot struct {
-	url    url.URL
-	host   string
-	header http.Header // only the headers in the key, and the tenant's
+	req    http.Request // a shallow copy: it keeps the router's path values
+	header http.Header  // only the headers in the key, and the tenant's
 }
 
 func (c *Cache) snapshot(r *http.Request, tenant string) *refreshSnapshot {
-	s := &refreshSnapshot{url: *r.URL, host: r.Host, header: make(http.Header, len(c.cfg.Key.Headers)+1)}
+	s := &refreshSnapshot{req: *r}
+	if n := len(c.cfg.Key.Headers); n > 0 || c.cfg.TenantHeader != "" {
+		s.header = make(http.Header, n+1)
+	}
 	for _, name := range c.cfg.Key.Headers {
 		if v := r.Header.Values(name); len(v) > 0 {
 			s.header[http.CanonicalHeaderKey(name)] = append([]string(nil), v...)
@@ -215,23 +216,23 @@ func (c *Cache) snapshot(r *http.Request, tenant string) *refreshSnapshot {
 	return s
 }
 
-// request rebuilds the request for a refresh: GET, the same URL and host,
-// the key's headers and the tenant, and nothing else: no cookies, no
-// credentials of whoever triggered it.
+// request rebuilds the request for a refresh: a GET for the same URL, host
+// and route, with the key's headers and the tenant and nothing else: no
+// cookies, no credentials, no body of whoever triggered it.
 func (s *refreshSnapshot) request(ctx context.Context) *http.Request {
-	u := s.url
-	r := (&http.Request{
-		Method:     http.MethodGet,
-		URL:        &u,
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     s.header.Clone(),
-		Host:       s.host,
-		RequestURI: u.RequestURI(),
-		RemoteAddr: "127.0.0.1:0",
-	}).WithContext(ctx)
-	return r
+	r := s.req // a fresh copy for each refresh
+	u := *r.URL
+	r.URL = &u
+	r.Method = http.MethodGet
+	r.Header = s.header.Clone()
+	if r.Header == nil {
+		r.Header = make(http.Header)
+	}
+	r.Body, r.GetBody, r.ContentLength = http.NoBody, nil, 0
+	r.Form, r.PostForm, r.MultipartForm = nil, nil, nil
+	r.Trailer, r.TransferEncoding, r.Close = nil, nil, false
+	r.RequestURI = u.RequestURI()
+	return r.WithContext(ctx)
 }
 
 // passList remembers, for a minute, keys whose responses could not be

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -11,11 +10,11 @@ import (
 	"github.com/swrcache/swrcache/core"
 )
 
-// response is what the cache stores for one request.
+// response is what the cache stores for one request; codec.go encodes it.
 type response struct {
-	Status int        `msgpack:"s"`
-	Header [][]string `msgpack:"h"` // each: a canonical name, then its values in order
-	Body   []byte     `msgpack:"b"`
+	Status int
+	Header [][]string // each: a canonical name, then its values in order
+	Body   []byte
 }
 
 // unstored are never stored: hop-by-hop fields (RFC 9110 section 7.6.1),
@@ -44,26 +43,6 @@ func capture(rec *recorder, drop string) response {
 	return response{Status: rec.status, Header: fields, Body: rec.body.Bytes()}
 }
 
-func (r response) encode() ([]byte, error) { return core.MsgpackCodec{}.Marshal(r) }
-
-// decodeResponse decodes and checks a stored response; an error makes the
-// entry a miss.
-func decodeResponse(b []byte) (response, error) {
-	var r response
-	if err := (core.MsgpackCodec{}).Unmarshal(b, &r); err != nil {
-		return response{}, err
-	}
-	if r.Status < 200 || r.Status > 599 {
-		return response{}, fmt.Errorf("middleware: stored status %d", r.Status)
-	}
-	for _, f := range r.Header {
-		if len(f) < 2 || !validToken(f[0]) {
-			return response{}, fmt.Errorf("middleware: malformed stored header")
-		}
-	}
-	return r, nil
-}
-
 func (r response) get(name string) string {
 	for _, f := range r.Header {
 		if f[0] == name {
@@ -79,7 +58,7 @@ func (r response) get(name string) string {
 func (r response) write(w http.ResponseWriter, req *http.Request, cacheStatus string, age time.Duration) {
 	h := w.Header()
 	for _, f := range r.Header {
-		h[f[0]] = slices.Clone(f[1:])
+		h[f[0]] = f[1:] // r was decoded for this caller alone
 	}
 	if age > 0 {
 		h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
