@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -57,7 +58,10 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, load Loader
 	}
 	item, took, err := e.load(ctx, k, load, EventRefreshFailed)
 	if err != nil || item.NoStore {
-		e.unlock(ctx, k, token) // the failure was reported by load
+		e.unlock(ctx, k, token) // a failure was reported by load
+		if err == nil {
+			e.emit(ctx, Event{Kind: EventRefreshFailed, Key: k.Name, Duration: took, Err: errRefreshNoStore})
+		}
 		return
 	}
 	if _, stored := e.store(ctx, k, p, item, took, token); !stored {
@@ -67,6 +71,8 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, load Loader
 	}
 	e.emit(ctx, Event{Kind: EventRefreshOK, Key: k.Name, Duration: took})
 }
+
+var errRefreshNoStore = errors.New("core: refresh loaded a value marked not to be stored")
 
 var errNotStored = fmt.Errorf("core: refreshed value not stored: redis failed or the lock was lost")
 

@@ -84,18 +84,33 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next Next, run Run
 	}
 	var detail string // why the leader's own response was not stored
 	snap := c.snapshot(r, tenant)
+	// The fill copies r on its own goroutine; once Serve returns, r belongs
+	// to the framework again, so the copy must happen before that or not at
+	// all (then the waiters call the handler themselves).
+	var mu sync.Mutex
+	returned := false // protected by mu
 	load := func(ctx context.Context) (core.Item, error) {
 		if core.Refreshing(ctx) {
 			item, _, err := c.fill(ctx, snap.request(ctx), key.Name, run)
 			return item, err
 		}
-		item, reason, err := c.fill(ctx, r, key.Name, run)
+		mu.Lock()
+		if returned {
+			mu.Unlock()
+			return core.Item{}, errLeaderGone
+		}
+		req := r.Clone(ctx)
+		mu.Unlock()
+		item, reason, err := c.fill(ctx, req, key.Name, run)
 		detail = reason
 		return item, err
 	}
 	resp, res, err := core.LookupValue(r.Context(), c.engine, core.Key{Name: key.Name, ID: key.ID}, c.policy, load, decodeResponse)
+	mu.Lock()
+	returned = true
+	mu.Unlock()
 	if err != nil {
-		return c.failed(w, r, err)
+		return c.failed(w, r, next, err)
 	}
 	now := time.Now()
 	var age time.Duration
@@ -111,6 +126,10 @@ func (c *Cache) pass(w http.ResponseWriter, r *http.Request, next Next, reason s
 	if reason != "method" {
 		w.Header().Set("Cache-Status", c.cfg.Name+"; fwd=bypass; detail="+reason)
 	}
+	if c.cfg.TagsHeader != "" { // the tags header is for the cache, never for clients
+		tags := http.CanonicalHeaderKey(c.cfg.TagsHeader)
+		w = HookWriter(w, func(int) { w.Header().Del(tags) })
+	}
 	if err := next(w, r); !errors.Is(err, ErrNoStore) {
 		return err
 	}
@@ -119,8 +138,9 @@ func (c *Cache) pass(w http.ResponseWriter, r *http.Request, next Next, reason s
 
 // failed handles a lookup that ended in an error: the handler's own error
 // goes back to the framework untouched, a panic is re-raised for the
-// framework's recovery, and a 5xx is replayed as the handler wrote it.
-func (c *Cache) failed(w http.ResponseWriter, r *http.Request, err error) error {
+// framework's recovery, a 5xx is replayed as the handler wrote it, and
+// anything else but the client leaving fails open to the handler.
+func (c *Cache) failed(w http.ResponseWriter, r *http.Request, next Next, err error) error {
 	var he *handlerError
 	var oe *originError
 	var pe *core.PanicError
@@ -131,10 +151,18 @@ func (c *Cache) failed(w http.ResponseWriter, r *http.Request, err error) error 
 		oe.resp.write(w, r, c.cfg.Name+"; fwd=uri-miss; detail=status", 0)
 		return nil
 	case errors.As(err, &pe):
+		// The framework's recovery sees the handler's own value; the stack
+		// is the fill's (pe.Stack holds the handler's).
 		panic(pe.Value)
+	case r.Context().Err() != nil:
+		return err // the client left: nothing to write
 	}
-	return err // the caller's context ended: nothing to write
+	return c.pass(w, r, next, "error")
 }
+
+// errLeaderGone ends a fill whose leader returned before the fill could
+// copy its request.
+var errLeaderGone = errors.New("middleware: the request that started the fill has ended")
 
 // handlerError carries an error the handler chain returned.
 type handlerError struct{ err error }
@@ -152,7 +180,7 @@ func (e *originError) Error() string {
 // fill runs next for r into a recorder and says what to cache.
 func (c *Cache) fill(ctx context.Context, r *http.Request, keyName string, run Runner) (core.Item, string, error) {
 	rec := newRecorder(c.cfg.MaxBody)
-	req := r.WithContext(ctx)
+	req := r // the caller's deep copy, or a rebuilt request for a refresh
 	if req.Method == http.MethodHead {
 		req.Method = http.MethodGet // HEAD is served from the GET entry
 	}
@@ -183,7 +211,7 @@ func (c *Cache) responseTags(rec *recorder) []string {
 		return nil
 	}
 	var tags []string
-	for _, v := range rec.header.Values(c.cfg.TagsHeader) {
+	for _, v := range rec.sentHeader().Values(c.cfg.TagsHeader) {
 		for _, t := range strings.Split(v, ",") {
 			if t = strings.TrimSpace(t); t != "" {
 				tags = append(tags, t)

@@ -40,7 +40,7 @@ func acceptsOnly(r *http.Request, mediaType string) bool {
 
 // noStoreReason says why a captured response must not be stored, or "".
 func (c *Cache) noStoreReason(rec *recorder, keyHeaders []string) string {
-	h := rec.header
+	h := rec.sentHeader()
 	switch {
 	case rec.overflow:
 		return "too-large"

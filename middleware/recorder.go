@@ -12,6 +12,7 @@ import (
 // response will not be stored.
 type recorder struct {
 	header   http.Header
+	sent     http.Header // the header as it was when the status was written
 	status   int
 	body     bytes.Buffer
 	max      int64
@@ -34,6 +35,15 @@ func (r *recorder) WriteHeader(status int) {
 		return
 	}
 	r.wrote, r.status = true, status
+	r.sent = r.header.Clone() // a server sends the header now; later changes are lost
+}
+
+// sentHeader is the header a client would have received.
+func (r *recorder) sentHeader() http.Header {
+	if r.sent != nil {
+		return r.sent
+	}
+	return r.header // nothing written: the server would send it at the end
 }
 
 // Write records body bytes.
@@ -56,3 +66,7 @@ func (r *recorder) WriteString(s string) (int, error) {
 
 // Flush marks the response as a stream, which is never stored.
 func (r *recorder) Flush() { r.flushed = true }
+
+// CloseNotify returns a channel that never fires: the fill outlives every
+// client. gin's Context.Stream needs it.
+func (r *recorder) CloseNotify() <-chan bool { return make(chan bool) }

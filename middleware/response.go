@@ -25,7 +25,7 @@ var unstored = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy
 // capture turns what rec recorded into a response, dropping the fields that
 // must not be replayed and drop (the tags header).
 func capture(rec *recorder, drop string) response {
-	h := rec.header
+	h := rec.sentHeader()
 	skip := func(name string) bool {
 		return slices.Contains(unstored, name) || strings.EqualFold(name, drop) || hasToken(h.Values("Connection"), name)
 	}
@@ -58,6 +58,10 @@ func (r response) get(name string) string {
 func (r response) write(w http.ResponseWriter, req *http.Request, cacheStatus string, age time.Duration) {
 	h := w.Header()
 	for _, f := range r.Header {
+		if f[0] == "Vary" {
+			h[f[0]] = append(h[f[0]], f[1:]...) // keep an outer middleware's Vary: Origin
+			continue
+		}
 		h[f[0]] = f[1:] // r was decoded for this caller alone
 	}
 	if age > 0 {

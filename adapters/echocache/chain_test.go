@@ -1,0 +1,192 @@
+package echocache_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/swrcache/swrcache/adapters/echocache"
+	"github.com/swrcache/swrcache/middleware"
+)
+
+// exclaim wraps the response writer, as Gzip does: every write gets a "!".
+func exclaim(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		res := c.Response()
+		res.Writer = exclaimer{res.Writer}
+		return next(c)
+	}
+}
+
+type exclaimer struct{ http.ResponseWriter }
+
+func (w exclaimer) Write(p []byte) (int, error) {
+	return w.ResponseWriter.Write(append(append([]byte(nil), p...), '!'))
+}
+
+func TestMiddlewareBeforeTheCacheStaysOutOfTheStoredResponse(t *testing.T) {
+	e := echo.New()
+	var ids, clientRequests atomic.Int32
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Response().Header().Set("X-Request-Id", fmt.Sprint(ids.Add(1)))
+			c.Response().Header().Add("Vary", "Origin") // as CORS does
+			c.Response().Before(func() { c.Response().Header().Set("Set-Cookie", "csrf=1") })
+			return next(c)
+		}
+	}, exclaim, func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !echocache.IsFill(c) {
+				clientRequests.Add(1)
+			}
+			return next(c)
+		}
+	})
+	e.GET("/x", func(c echo.Context) error { return c.String(http.StatusOK, "hello") }, newCache(t, cacheConfig()))
+
+	first := serve(e, http.MethodGet, "/x")
+	second := serve(e, http.MethodGet, "/x")
+	if !strings.Contains(cacheStatus(first), "stored") || !isHit(second) {
+		t.Fatalf("Cache-Status %q then %q, want stored then a hit", cacheStatus(first), cacheStatus(second))
+	}
+	for i, w := range []string{first.Body.String(), second.Body.String()} {
+		if w != "hello!" {
+			t.Errorf("response %d: body %q, want the writer wrapped once", i+1, w)
+		}
+	}
+	if a, b := first.Header().Get("X-Request-Id"), second.Header().Get("X-Request-Id"); a == b || b != fmt.Sprint(ids.Load()) {
+		t.Errorf("request ids %s then %s of %d: the hit replayed a stored one", a, b, ids.Load())
+	}
+	if v := second.Header().Values("Vary"); len(v) != 1 || v[0] != "Origin" {
+		t.Errorf("hit Vary %q, want the outer middleware's alone", v)
+	}
+	if clientRequests.Load() != 2 {
+		t.Errorf("IsFill let %d requests through, want the 2 clients'", clientRequests.Load())
+	}
+}
+
+func TestInvalidateDropsEntriesAfterASuccessfulWrite(t *testing.T) {
+	engine := newEngine(t)
+	cfg := cacheConfig()
+	cfg.Tags = []string{"things"}
+	cache, err := echocache.New(engine, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	invalidate, err := echocache.Invalidate(engine, echocache.InvalidateConfig{
+		Tags: func(*http.Request) []string { return []string{"things"} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	var version atomic.Int32
+	e.GET("/things/:id", func(c echo.Context) error {
+		return c.String(http.StatusOK, fmt.Sprint("version ", version.Load()))
+	}, cache)
+	e.PUT("/things/:id", func(c echo.Context) error {
+		if c.QueryParam("fail") != "" {
+			return echo.ErrBadRequest
+		}
+		version.Add(1)
+		return c.NoContent(http.StatusNoContent)
+	}, invalidate)
+
+	serve(e, http.MethodGet, "/things/1")
+	if w := serve(e, http.MethodPut, "/things/1?fail=1"); w.Code != http.StatusBadRequest {
+		t.Fatalf("failing PUT: %d", w.Code)
+	}
+	if w := serve(e, http.MethodGet, "/things/1"); !isHit(w) {
+		t.Fatalf("after a failed write: Cache-Status %q, want a hit", cacheStatus(w))
+	}
+	if w := serve(e, http.MethodPut, "/things/1"); w.Code != http.StatusNoContent {
+		t.Fatalf("PUT: %d", w.Code)
+	}
+	if w := serve(e, http.MethodGet, "/things/1"); isHit(w) || w.Body.String() != "version 1" {
+		t.Fatalf("after a write: %q (%s), want the new version from the route", w.Body, cacheStatus(w))
+	}
+}
+
+func TestABackgroundRefreshGoesThroughTheRouterAgain(t *testing.T) {
+	cfg := cacheConfig()
+	cfg.Config = middleware.Config{TTL: 200 * time.Millisecond, StaleWhileRevalidate: time.Minute, RefreshAhead: -1,
+		Key: echocache.Key{Resource: "things"}}
+	e := echo.New()
+	var calls atomic.Int32
+	e.GET("/things/:id", func(c echo.Context) error {
+		return c.String(http.StatusOK, fmt.Sprintf("thing %s, call %d", c.Param("id"), calls.Add(1)))
+	}, newCache(t, cfg))
+
+	serve(e, http.MethodGet, "/things/7")
+	deadline := time.Now().Add(10 * time.Second)
+	for calls.Load() < 2 { // a stale hit starts the refresh
+		if time.Now().After(deadline) {
+			t.Fatal("no background refresh")
+		}
+		time.Sleep(20 * time.Millisecond)
+		serve(e, http.MethodGet, "/things/7")
+	}
+	for {
+		w := serve(e, http.MethodGet, "/things/7")
+		if w.Body.String() == "thing 7, call 2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %q (%s), want the refreshed response with its path parameter", w.Body, cacheStatus(w))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestAFillWorksOnACopyOfTheRequestItsCallerMayStillUse(t *testing.T) {
+	e := echo.New()
+	var seen atomic.Value
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			err := next(c)
+			seen.Store(c.Request().Header.Get("X-Route")) // after the caller gave up on the fill
+			return err
+		}
+	})
+	entered, release := make(chan struct{}), make(chan struct{})
+	e.GET("/x", func(c echo.Context) error {
+		close(entered)
+		c.Request().Header.Set("X-Route", "was here") // as middleware that annotates requests do
+		<-release
+		return c.String(http.StatusOK, "ok")
+	}, newCache(t, cacheConfig()))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil).WithContext(ctx))
+	}()
+	<-entered
+	cancel()
+	<-done
+	close(release)
+	if v := seen.Load(); v != "" {
+		t.Errorf("the caller's request carries %q, set by the fill", v)
+	}
+	waitForHit(t, e, "/x")
+}
+
+// waitForHit polls path until it is a hit.
+func waitForHit(t *testing.T, e *echo.Echo, path string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !isHit(serve(e, http.MethodGet, path)) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no hit", path)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,31 @@
+package swrcache_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/swrcache/swrcache/adapters/echocache"
+	"github.com/swrcache/swrcache/core"
+	"github.com/swrcache/swrcache/middleware"
+)
+
+func init() { adapters = append(adapters, adapter{name: "echo", serve: serveEcho}) }
+
+// serveEcho serves h on echo behind the cache, on one route that answers
+// every path for GET and HEAD (echo routes HEAD only where it is
+// registered).
+func serveEcho(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handler) *httptest.Server {
+	t.Helper()
+	mw, err := echocache.New(e, echocache.Config{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := echo.New()
+	app.Match([]string{http.MethodGet, http.MethodHead}, "/*", echo.WrapHandler(h), mw)
+	srv := httptest.NewServer(app)
+	t.Cleanup(srv.Close)
+	return srv
+}

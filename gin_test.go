@@ -1,0 +1,35 @@
+package swrcache_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/swrcache/swrcache/adapters/gincache"
+	"github.com/swrcache/swrcache/core"
+	"github.com/swrcache/swrcache/middleware"
+)
+
+func init() {
+	gin.SetMode(gin.TestMode)
+	adapters = append(adapters, adapter{name: "gin", serve: serveGin})
+}
+
+// serveGin serves h behind gin.Recovery and the cache, on a catch-all
+// route registered for GET and HEAD.
+func serveGin(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handler) *httptest.Server {
+	t.Helper()
+	r := gin.New()
+	r.Use(gin.RecoveryWithWriter(io.Discard))
+	mw, err := gincache.New(e, r, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Match([]string{http.MethodGet, http.MethodHead}, "/*path", mw, gin.WrapH(h))
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	return srv
+}
