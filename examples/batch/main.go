@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -26,11 +25,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/swrcache/swrcache/breaker"
 	"github.com/swrcache/swrcache/core"
+	"github.com/swrcache/swrcache/internal/exampleapp"
 )
 
 type customer struct {
@@ -208,7 +205,7 @@ func round(d time.Duration) time.Duration {
 func main() {
 	serve := flag.Bool("serve", false, "serve GET /orders on ADDR after the comparison")
 	flag.Parse()
-	rdb, stop := connect()
+	rdb, stop := exampleapp.Redis()
 	defer stop()
 	br, err := breaker.New(breaker.DefaultConfig())
 	if err != nil {
@@ -232,38 +229,4 @@ func main() {
 	fmt.Printf("\nserving; try: curl -s http://%s/orders\n", addr)
 	srv := &http.Server{Addr: addr, Handler: ordersHandler(e, db), ReadHeaderTimeout: 5 * time.Second}
 	log.Fatal(srv.ListenAndServe())
-}
-
-// connect returns a client for REDIS_URL, else 127.0.0.1:6379, else an
-// embedded miniredis.
-func connect() (redis.UniversalClient, func()) {
-	opts := &redis.Options{Addr: "127.0.0.1:6379"}
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		o, err := redis.ParseURL(u)
-		if err != nil {
-			log.Fatalf("REDIS_URL: %v", err)
-		}
-		opts = o
-	}
-	// A cache client: context deadlines honoured, no retries (the breaker
-	// handles a sick Redis).
-	opts.ContextTimeoutEnabled, opts.MaxRetries, opts.DialerRetries = true, -1, 1
-	conn, err := net.DialTimeout("tcp", opts.Addr, 500*time.Millisecond)
-	if err == nil {
-		_ = conn.Close()
-		fmt.Printf("using Redis at %s\n", opts.Addr)
-		rdb := redis.NewClient(opts)
-		return rdb, func() { _ = rdb.Close() }
-	}
-	if os.Getenv("REDIS_URL") != "" {
-		log.Fatalf("REDIS_URL: %v", err)
-	}
-	mr, err := miniredis.Run()
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("no Redis at %s: using an embedded in-memory Redis (set REDIS_URL to use yours)\n", opts.Addr)
-	opts.Addr = mr.Addr()
-	rdb := redis.NewClient(opts)
-	return rdb, func() { _ = rdb.Close(); mr.Close() }
 }

@@ -13,17 +13,16 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/swrcache/swrcache/breaker"
 	"github.com/swrcache/swrcache/core"
+	"github.com/swrcache/swrcache/internal/exampleapp"
 )
 
 type product struct {
@@ -33,7 +32,7 @@ type product struct {
 }
 
 func main() {
-	rdb, stop := connect()
+	rdb, stop := exampleapp.Redis()
 	defer stop()
 	if err := run(context.Background(), rdb, fmt.Sprintf("swr-example:%d:", time.Now().UnixNano()), os.Stdout); err != nil {
 		log.Fatal(err)
@@ -106,38 +105,4 @@ func run(ctx context.Context, rdb redis.UniversalClient, ns string, w io.Writer)
 	_, _ = core.Fetch(ctx, engine, "product:1", policy, loadProduct(1))
 	fmt.Fprintf(w, "after invalidating the tag \"products\": %d load\n", loads.Load())
 	return nil
-}
-
-// connect returns a client for REDIS_URL, else 127.0.0.1:6379, else an
-// embedded miniredis.
-func connect() (redis.UniversalClient, func()) {
-	opts := &redis.Options{Addr: "127.0.0.1:6379"}
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		o, err := redis.ParseURL(u)
-		if err != nil {
-			log.Fatalf("REDIS_URL: %v", err)
-		}
-		opts = o
-	}
-	// A cache client: context deadlines honoured, no retries (the breaker
-	// handles a sick Redis).
-	opts.ContextTimeoutEnabled, opts.MaxRetries, opts.DialerRetries = true, -1, 1
-	conn, err := net.DialTimeout("tcp", opts.Addr, 500*time.Millisecond)
-	if err == nil {
-		_ = conn.Close()
-		fmt.Printf("using Redis at %s\n", opts.Addr)
-		rdb := redis.NewClient(opts)
-		return rdb, func() { _ = rdb.Close() }
-	}
-	if os.Getenv("REDIS_URL") != "" {
-		log.Fatalf("REDIS_URL: %v", err)
-	}
-	mr, err := miniredis.Run()
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("no Redis at %s: using an embedded in-memory Redis (set REDIS_URL to use yours)\n", opts.Addr)
-	opts.Addr = mr.Addr()
-	rdb := redis.NewClient(opts)
-	return rdb, func() { _ = rdb.Close(); mr.Close() }
 }
