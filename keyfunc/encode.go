@@ -86,7 +86,11 @@ type Header struct {
 // name. No separator characters are involved, so names and values may contain
 // any bytes.
 func (p Parts) Encode() []byte {
-	p = p.normalize()
+	return p.normalize().encode()
+}
+
+// encode encodes p, which must already be in normal form.
+func (p Parts) encode() []byte {
 	buf := make([]byte, 0, p.encodedLen())
 	buf = append(buf, encodingVersion)
 	buf = append(buf, tagMethod)

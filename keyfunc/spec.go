@@ -173,7 +173,7 @@ func (s Spec) Key(r *http.Request, tenant string, vary ...string) (Key, error) {
 	if err != nil {
 		return Key{}, err
 	}
-	id := p.Encode()
+	id := p.encode() // Parts returns the normal form already
 	sum := sha256.Sum256(id)
 	n := s.HashLen
 	if n == 0 {
@@ -188,7 +188,9 @@ func (s Spec) Key(r *http.Request, tenant string, vary ...string) (Key, error) {
 	b.WriteString("v1:api:")
 	b.WriteString(s.Resource)
 	b.WriteByte(':')
-	b.WriteString(hex.EncodeToString(sum[:])[:n])
+	var digest [2 * sha256.Size]byte
+	hex.Encode(digest[:], sum[:])
+	b.Write(digest[:n])
 	b.WriteByte(':')
 	b.WriteString(t)
 	return Key{Name: b.String(), ID: string(id)}, nil
