@@ -14,7 +14,6 @@ import (
 	"github.com/swrcache/swrcache/breaker"
 	"github.com/swrcache/swrcache/core"
 	"github.com/swrcache/swrcache/internal/redistest"
-	"github.com/swrcache/swrcache/middleware"
 )
 
 // The floor for any Redis-backed hit is an echo handler that does one GET
@@ -35,7 +34,7 @@ func BenchmarkEchoHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = engine.Close(context.Background()) })
-	cache, err := echocache.New(engine, echocache.Config{Config: middleware.Config{TTL: time.Hour, Key: echocache.Key{Resource: "pages"}}})
+	cache, err := echocache.New(engine, echocache.Config{Policy: echocache.Policy{TTL: time.Hour, Key: echocache.Key{Resource: "pages"}}})
 	if err != nil {
 		b.Fatal(err)
 	}

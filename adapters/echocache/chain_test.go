@@ -13,7 +13,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/swrcache/swrcache/adapters/echocache"
-	"github.com/swrcache/swrcache/middleware"
 )
 
 // exclaim wraps the response writer, as Gzip does: every write gets a "!".
@@ -116,7 +115,7 @@ func TestInvalidateDropsEntriesAfterASuccessfulWrite(t *testing.T) {
 
 func TestABackgroundRefreshGoesThroughTheRouterAgain(t *testing.T) {
 	cfg := cacheConfig()
-	cfg.Config = middleware.Config{TTL: 200 * time.Millisecond, StaleWhileRevalidate: time.Minute, RefreshAhead: -1,
+	cfg.Policy = echocache.Policy{TTL: 200 * time.Millisecond, StaleWhileRevalidate: time.Minute, RefreshAhead: -1,
 		Key: echocache.Key{Resource: "things"}}
 	e := echo.New()
 	var calls atomic.Int32

@@ -4,7 +4,7 @@
 // and WithConfig that panics on an invalid Config, as echo's XWithConfig
 // functions do.
 //
-//	cache := echocache.WithConfig(engine, echocache.Config{Config: middleware.Config{
+//	cache := echocache.WithConfig(engine, echocache.Config{Policy: echocache.Policy{
 //		TTL: 30 * time.Second, Key: echocache.Key{Resource: "product"}, TenantHeader: "X-Tenant",
 //	}})
 //	e.GET("/products/:id", getProduct, cache)

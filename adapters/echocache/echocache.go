@@ -15,18 +15,22 @@ import (
 
 // Config is a route's caching policy.
 type Config struct {
-	// Config is the policy itself: TTL and Key.Resource are required; the
+	// Policy is the policy itself: TTL and Key.Resource are required; the
 	// stale windows, Tenant or TenantHeader, Statuses, MaxBody, Tags and the
 	// rest have zero values that mean something sensible (see
 	// middleware.Config). Its Skipper, on the *http.Request, still applies
 	// and marks the bypass in the Cache-Status header.
-	middleware.Config
+	Policy
 
 	// Skipper, when it returns true, sends the request past the cache
 	// without a Cache-Status header, as echo's own skippers do. It is
-	// checked before Config.Skipper. nil means none.
+	// checked before Policy.Skipper. nil means none.
 	Skipper func(c echo.Context) bool
 }
+
+// Policy is the caching policy of a route, the same for every adapter; see
+// middleware.Config.
+type Policy = middleware.Config
 
 // Key says which parts of a request identify its response; see
 // keyfunc.Spec.
@@ -51,7 +55,7 @@ func WithConfig(e *core.Engine, cfg Config) echo.MiddlewareFunc {
 // ToMiddleware returns the middleware for one route, caching through e, or
 // an error for an invalid c or a nil engine.
 func (c Config) ToMiddleware(e *core.Engine) (echo.MiddlewareFunc, error) {
-	cache, err := middleware.New(e, c.Config)
+	cache, err := middleware.New(e, c.Policy)
 	if err != nil {
 		return nil, err
 	}

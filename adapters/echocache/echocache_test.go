@@ -18,7 +18,6 @@ import (
 	"github.com/swrcache/swrcache/adapters/echocache"
 	"github.com/swrcache/swrcache/core"
 	"github.com/swrcache/swrcache/internal/redistest"
-	"github.com/swrcache/swrcache/middleware"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, redistest.LeakOptions()...) }
@@ -40,7 +39,7 @@ func newEngine(t testing.TB) *core.Engine {
 
 // cacheConfig is the policy most tests use.
 func cacheConfig() echocache.Config {
-	return echocache.Config{Config: middleware.Config{TTL: time.Minute, Key: echocache.Key{Resource: "things"}}}
+	return echocache.Config{Policy: echocache.Policy{TTL: time.Minute, Key: echocache.Key{Resource: "things"}}}
 }
 
 // newCache returns the cache middleware for cfg on a fresh engine.
@@ -168,7 +167,7 @@ func TestSkippers(t *testing.T) {
 		{
 			name: "the request Skipper of middleware.Config marks the bypass",
 			givenConfig: func(c *echocache.Config) {
-				c.Config.Skipper = func(r *http.Request) bool { return r.URL.Query().Has("fresh") }
+				c.Policy.Skipper = func(r *http.Request) bool { return r.URL.Query().Has("fresh") }
 			},
 			expectCacheState: "swrcache; fwd=bypass; detail=skipped",
 		},
@@ -203,8 +202,8 @@ func TestAnInvalidConfigIsAnErrorFromNewAndAPanicFromWithConfig(t *testing.T) {
 		givenEngine *core.Engine
 		givenConfig echocache.Config
 	}{
-		{name: "no TTL", givenEngine: engine, givenConfig: echocache.Config{Config: middleware.Config{Key: echocache.Key{Resource: "things"}}}},
-		{name: "no resource", givenEngine: engine, givenConfig: echocache.Config{Config: middleware.Config{TTL: time.Minute}}},
+		{name: "no TTL", givenEngine: engine, givenConfig: echocache.Config{Policy: echocache.Policy{Key: echocache.Key{Resource: "things"}}}},
+		{name: "no resource", givenEngine: engine, givenConfig: echocache.Config{Policy: echocache.Policy{TTL: time.Minute}}},
 		{name: "no engine", givenConfig: cacheConfig()},
 	}
 	for _, tt := range tests {

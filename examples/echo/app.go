@@ -16,7 +16,6 @@ import (
 
 	"github.com/swrcache/swrcache/adapters/echocache"
 	"github.com/swrcache/swrcache/core"
-	"github.com/swrcache/swrcache/middleware"
 )
 
 // lookupDelay is how long the pretend database takes to answer.
@@ -57,7 +56,7 @@ func newApp(engine *core.Engine, logw io.Writer) (*echo.Echo, error) {
 	// (as the gateway in front of the app sets it) bypasses the cache. The
 	// key covers method, host and path; Query is an empty allow-list, so
 	// ?junk=1 cannot create entries.
-	productCache, err := echocache.New(engine, echocache.Config{Config: middleware.Config{
+	productCache, err := echocache.New(engine, echocache.Config{Policy: echocache.Policy{
 		TTL:                  30 * time.Second,
 		StaleWhileRevalidate: 5 * time.Minute,
 		Key:                  echocache.Key{Resource: "product", Query: []string{}},
@@ -67,7 +66,7 @@ func newApp(engine *core.Engine, logw io.Writer) (*echo.Echo, error) {
 	if err != nil {
 		return nil, err
 	}
-	listCache, err := echocache.New(engine, echocache.Config{Config: middleware.Config{
+	listCache, err := echocache.New(engine, echocache.Config{Policy: echocache.Policy{
 		TTL:          10 * time.Second,
 		Key:          echocache.Key{Resource: "products", Query: []string{}},
 		TenantHeader: "X-Tenant",
