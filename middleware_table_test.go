@@ -308,3 +308,19 @@ func TestRefreshKeepsTheRoutesPathValues(t *testing.T) {
 		t.Fatalf("after a refresh: %q, want the path value kept", r.body)
 	}
 }
+
+func TestTagsHeaderNeverReachesClients(t *testing.T) {
+	for _, a := range adapters {
+		t.Run(a.name, func(t *testing.T) {
+			cfg := baseConfig()
+			cfg.TagsHeader = "X-Cache-Tags"
+			var calls atomic.Int32
+			srv := a.serve(t, newEngine(t, nil), cfg, handler(http.StatusOK, "X-Cache-Tags", "item:1")(&calls))
+			for _, h := range [][]string{nil, nil, {"Authorization", "Bearer a"}} { // miss, hit, bypass
+				if r := get(t, srv, "/x", h...); r.header.Get("X-Cache-Tags") != "" {
+					t.Fatalf("%s: the tags header reached the client", r.cacheStatus())
+				}
+			}
+		})
+	}
+}

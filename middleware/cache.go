@@ -121,6 +121,17 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next Next, run Run
 	return nil
 }
 
+// TagsHeader returns the canonical name of Config.TagsHeader, or "". It is
+// for adapters whose bypass path writes through the framework's own
+// writer rather than the one Serve passes to Next: they must remove the
+// header before the response is sent, as the net/http path does.
+func (c *Cache) TagsHeader() string {
+	if c.cfg.TagsHeader == "" {
+		return ""
+	}
+	return http.CanonicalHeaderKey(c.cfg.TagsHeader)
+}
+
 // pass runs next on the real writer, without the cache.
 func (c *Cache) pass(w http.ResponseWriter, r *http.Request, next Next, reason string) error {
 	if reason != "method" {

@@ -74,7 +74,13 @@ func (c Config) ToMiddleware(e *core.Engine) (echo.MiddlewareFunc, error) {
 			}
 			// Serve hands bypass the writer and request it was given,
 			// which are ec's own.
-			bypass := func(http.ResponseWriter, *http.Request) error { return next(ec) }
+			bypass := func(http.ResponseWriter, *http.Request) error {
+				if tags := cache.TagsHeader(); tags != "" { // for the cache, never for clients
+					res := ec.Response()
+					res.Before(func() { res.Header().Del(tags) })
+				}
+				return next(ec)
+			}
 			return cache.Serve(ec.Response(), ec.Request(), bypass, runners.get(ec.Echo()))
 		}
 	}, nil

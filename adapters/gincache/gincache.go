@@ -43,6 +43,9 @@ func New(e *core.Engine, router *gin.Engine, cfg Config) (gin.HandlerFunc, error
 		ran := false // the rest of the chain ran on this context
 		next := func(http.ResponseWriter, *http.Request) error {
 			ran = true
+			if tags := c.TagsHeader(); tags != "" { // for the cache, never for clients
+				gc.Writer = &stripWriter{ResponseWriter: gc.Writer, name: tags}
+			}
 			return rest(gc)
 		}
 		if err := c.Serve(gc.Writer, gc.Request, next, run); err != nil {
@@ -73,4 +76,36 @@ func rest(gc *gin.Context) error {
 func fill(gc *gin.Context) error {
 	clear(gc.Writer.Header())
 	return rest(gc)
+}
+
+// stripWriter removes one header field before the response's header is
+// sent. It overrides every method of gin.ResponseWriter that can send it.
+type stripWriter struct {
+	gin.ResponseWriter
+	name string
+}
+
+func (w *stripWriter) WriteHeader(code int) {
+	w.Header().Del(w.name)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *stripWriter) WriteHeaderNow() {
+	w.Header().Del(w.name)
+	w.ResponseWriter.WriteHeaderNow()
+}
+
+func (w *stripWriter) Write(b []byte) (int, error) {
+	w.Header().Del(w.name)
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *stripWriter) WriteString(s string) (int, error) {
+	w.Header().Del(w.name)
+	return w.ResponseWriter.WriteString(s)
+}
+
+func (w *stripWriter) Flush() {
+	w.Header().Del(w.name)
+	w.ResponseWriter.Flush()
 }
