@@ -78,7 +78,7 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 func fillMany[T any](ctx context.Context, e *Engine, missing []string, p Policy,
 	load func(ctx context.Context, missing []string) (map[string]T, error), olds map[string]*entry, out map[string]T) error {
 	start := time.Now()
-	vals, err := callMany(missing, func() (map[string]T, error) { return load(ctx, missing) })
+	vals, err := callMany(func() (map[string]T, error) { return load(ctx, missing) })
 	took := time.Since(start)
 	if err != nil {
 		e.emit(ctx, Event{Kind: EventLoadFailed, Duration: took, Err: err, Detail: fmt.Sprintf("batch of %d", len(missing))})
@@ -103,7 +103,7 @@ func fillMany[T any](ctx context.Context, e *Engine, missing []string, p Policy,
 }
 
 // callMany calls fn, turning a panic into a *PanicError.
-func callMany[T any](_ []string, fn func() (map[string]T, error)) (vals map[string]T, err error) {
+func callMany[T any](fn func() (map[string]T, error)) (vals map[string]T, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = &PanicError{Value: r}

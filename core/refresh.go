@@ -105,7 +105,7 @@ func (e *Engine) runRefreshMany(parent context.Context, keys []string, p Policy,
 	}
 	defer e.unlockMany(ctx, won, token)
 	start := time.Now()
-	items, err := callMany(won, func() (map[string][]byte, error) { return load(ctx, won) })
+	items, err := callMany(func() (map[string][]byte, error) { return load(ctx, won) })
 	took := time.Since(start)
 	if err != nil {
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Duration: took, Err: err, Detail: fmt.Sprintf("batch of %d", len(won))})
