@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,7 +95,31 @@ var behaviours = []behaviour{
 	{name: "a 500 is not stored", givenHandler: handler(http.StatusInternalServerError), expect: expectNotStored},
 	{name: "a 201 is not stored by default", givenHandler: handler(http.StatusCreated), expect: expectNotStored},
 	{name: "Vary: * is not stored", givenHandler: handler(http.StatusOK, "Vary", "*"), expect: expectNotStored},
-	{name: "Vary on a header outside the key is not stored", givenHandler: handler(http.StatusOK, "Vary", "Accept-Language"), expect: expectNotStored},
+	{
+		name: "a response's Vary on a header outside the key is learned and stored per value",
+		givenHandler: func(calls *atomic.Int32) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				w.Header().Set("Vary", "Accept-Language")
+				fmt.Fprintf(w, "hello in %q", r.Header.Get("Accept-Language"))
+			})
+		},
+		expect: func(t *testing.T, c *client, calls *atomic.Int32) {
+			for range 2 {
+				for _, lang := range []string{"en", "fr", ""} {
+					if r := c.get("/x", "Accept-Language", lang); r.body != fmt.Sprintf("hello in %q", lang) {
+						t.Fatalf("Accept-Language %q got %q (%s)", lang, r.body, r.cacheStatus())
+					}
+				}
+			}
+			if calls.Load() != 3 {
+				t.Fatalf("%d handler calls for three languages asked twice, want 3", calls.Load())
+			}
+			if r := c.get("/x", "Accept-Language", strings.Repeat("x", 300)); !strings.Contains(r.cacheStatus(), "detail=vary-value") {
+				t.Fatalf("an oversized varying header: %q, want a bypass", r.cacheStatus())
+			}
+		},
+	},
 	{
 		name:         "Vary on a header in the key is stored per value",
 		givenConfig:  func(c *middleware.Config) { c.Key.Headers = []string{"Accept-Language"} },
@@ -320,6 +345,41 @@ func TestTagsHeaderNeverReachesClients(t *testing.T) {
 				if r := get(t, srv, "/x", h...); r.header.Get("X-Cache-Tags") != "" {
 					t.Fatalf("%s: the tags header reached the client", r.cacheStatus())
 				}
+			}
+		})
+	}
+}
+
+// Requests waiting on the fill that first learns a Vary must not receive a
+// variant meant for other header values (RFC 9111 section 4.1).
+func TestCollapsedRequestsGetTheirOwnVariant(t *testing.T) {
+	for _, a := range adapters {
+		t.Run(a.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := a.serve(t, newEngine(t, nil), baseConfig(), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				time.Sleep(100 * time.Millisecond)
+				w.Header().Set("Vary", "Accept-Language")
+				fmt.Fprintf(w, "hello in %s", r.Header.Get("Accept-Language"))
+			}))
+			langs := []string{"en", "fr", "de", "en", "fr", "de", "en", "fr"}
+			got := make([]string, len(langs))
+			var wg sync.WaitGroup
+			for i, lang := range langs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					got[i] = get(t, srv, "/cold", "Accept-Language", lang).body
+				}()
+			}
+			wg.Wait()
+			for i, lang := range langs {
+				if got[i] != "hello in "+lang {
+					t.Errorf("Accept-Language %s got %q", lang, got[i])
+				}
+			}
+			if n := calls.Load(); n > 4 {
+				t.Errorf("%d handler calls for three languages, want at most one each plus the first", n)
 			}
 		})
 	}

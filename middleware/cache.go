@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ type Cache struct {
 	policy core.Policy
 	rand   func() float64
 	passes passList // keys whose responses are too large or streamed
+	varies varyMemo // vary markers seen, by base key
 }
 
 // New returns the Cache for cfg on e, or the error from cfg.Validate.
@@ -75,15 +77,64 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next Next, run Run
 		}
 		tenant = t
 	}
-	key, err := c.cfg.Key.Key(r, tenant)
+	base, err := c.cfg.Key.Key(r, tenant)
 	if err != nil {
 		return c.pass(w, r, next, "key")
 	}
-	if c.passes.has(key.Name) {
+	if c.passes.has(base.Name) {
 		return c.pass(w, r, next, "uncacheable")
 	}
-	var detail string // why the leader's own response was not stored
-	snap := c.snapshot(r, tenant)
+	vary := c.varies.get(base.Name)
+	for range 2 { // the base key, then at most one variant
+		key := base
+		if len(vary) > 0 {
+			if !varyBounded(r, vary) {
+				return c.pass(w, r, next, "vary-value")
+			}
+			if key, err = c.cfg.Key.Key(r, tenant, vary...); err != nil {
+				return c.pass(w, r, next, "key")
+			}
+		}
+		got, res, own, err := c.lookup(r, run, tenant, base.Name, key, vary)
+		if err != nil {
+			return c.failed(w, r, next, err)
+		}
+		switch {
+		case got.vary == nil:
+			now := time.Now()
+			var age time.Duration
+			if res.Status == core.StatusHit || res.Status == core.StatusStale || res.Status == core.StatusStaleIfError {
+				age = now.Sub(res.StoredAt)
+			}
+			got.resp.write(w, r, c.cacheStatus(res, own.detail, now), age)
+			return nil
+		case own.resp != nil: // this request's fill learned the Vary
+			status := c.cfg.Name + "; fwd=uri-miss"
+			if own.stored {
+				status += "; stored"
+			}
+			own.resp.write(w, r, status, 0)
+			return nil
+		case len(vary) > 0:
+			return c.pass(w, r, next, "vary") // a marker under a variant key: changed under us
+		}
+		c.varies.put(base.Name, got.vary)
+		vary = got.vary
+	}
+	return c.pass(w, r, next, "vary")
+}
+
+// own is what a lookup's own fill left for its caller.
+type own struct {
+	detail string    // why its response was not stored
+	resp   *response // its response, when what it stored was a vary marker
+	stored bool      // that response was stored under its variant key
+}
+
+// lookup reads key, or fills it by running the route.
+func (c *Cache) lookup(r *http.Request, run Runner, tenant, base string, key keyfunc.Key, vary []string) (stored, core.Result, own, error) {
+	var mine own
+	snap := c.snapshot(r, tenant, vary)
 	// The fill copies r on its own goroutine; once Serve returns, r belongs
 	// to the framework again, so the copy must happen before that or not at
 	// all (then the waiters call the handler themselves).
@@ -91,7 +142,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next Next, run Run
 	returned := false // protected by mu
 	load := func(ctx context.Context) (core.Item, error) {
 		if core.Refreshing(ctx) {
-			item, _, err := c.fill(ctx, snap.request(ctx), key.Name, run)
+			item, _, err := c.fill(ctx, snap.request(ctx), tenant, base, vary, run)
 			return item, err
 		}
 		mu.Lock()
@@ -101,24 +152,15 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next Next, run Run
 		}
 		req := r.Clone(ctx)
 		mu.Unlock()
-		item, reason, err := c.fill(ctx, req, key.Name, run)
-		detail = reason
+		item, o, err := c.fill(ctx, req, tenant, base, vary, run)
+		mine = o
 		return item, err
 	}
-	resp, res, err := core.LookupValue(r.Context(), c.engine, core.Key{Name: key.Name, ID: key.ID}, c.policy, load, decodeResponse)
+	got, res, err := core.LookupValue(r.Context(), c.engine, core.Key{Name: key.Name, ID: key.ID}, c.policy, load, decodeStored)
 	mu.Lock()
 	returned = true
 	mu.Unlock()
-	if err != nil {
-		return c.failed(w, r, next, err)
-	}
-	now := time.Now()
-	var age time.Duration
-	if res.Status == core.StatusHit || res.Status == core.StatusStale || res.Status == core.StatusStaleIfError {
-		age = now.Sub(res.StoredAt)
-	}
-	resp.write(w, r, c.cacheStatus(res, detail, now), age)
-	return nil
+	return got, res, mine, err
 }
 
 // TagsHeader returns the canonical name of Config.TagsHeader, or "". It is
@@ -188,8 +230,10 @@ func (e *originError) Error() string {
 	return "middleware: handler answered " + http.StatusText(e.resp.Status)
 }
 
-// fill runs next for r into a recorder and says what to cache.
-func (c *Cache) fill(ctx context.Context, r *http.Request, keyName string, run Runner) (core.Item, string, error) {
+// fill runs the route for r into a recorder and says what to cache under
+// a key of the route's base key (with vary, the names its variant key
+// adds).
+func (c *Cache) fill(ctx context.Context, r *http.Request, tenant, base string, vary []string, run Runner) (core.Item, own, error) {
 	rec := newRecorder(c.cfg.MaxBody)
 	req := r // the caller's deep copy, or a rebuilt request for a refresh
 	if req.Method == http.MethodHead {
@@ -197,24 +241,52 @@ func (c *Cache) fill(ctx context.Context, r *http.Request, keyName string, run R
 	}
 	err := run(rec, req)
 	if err != nil && !errors.Is(err, ErrNoStore) {
-		return core.Item{}, "", &handlerError{err}
+		return core.Item{}, own{}, &handlerError{err}
 	}
 	resp := capture(rec, c.cfg.TagsHeader)
 	if rec.status >= 500 {
-		return core.Item{}, "", &originError{resp}
+		return core.Item{}, own{}, &originError{resp}
 	}
-	reason := c.noStoreReason(rec, c.cfg.Key.Headers)
+	value, err2 := resp.encode()
+	if err2 != nil {
+		return core.Item{}, own{}, err2
+	}
+	item := core.Item{Value: value, Tags: c.responseTags(rec)}
+	reason := c.noStoreReason(rec)
 	if errors.Is(err, ErrNoStore) {
 		reason = "aborted"
 	}
+	extra := extraVary(rec.sentHeader(), c.cfg.Key.Headers, vary)
+	switch {
+	case reason != "":
+	case len(extra) > 0 && len(vary) > 0:
+		reason = "vary-changed" // the route varies on more than its marker says
+		c.varies.forget(base)
+	case len(extra) > maxVaryNames:
+		reason = "vary"
+	case len(extra) > 0 && !varyBounded(req, extra):
+		reason = "vary-value"
+	case len(extra) > 0:
+		return c.learnVary(ctx, req, tenant, extra, item, resp)
+	}
 	if reason == "too-large" || reason == "streamed" {
-		c.passes.add(keyName)
+		c.passes.add(base)
 	}
-	value, encErr := resp.encode()
-	if encErr != nil {
-		return core.Item{}, "", encErr
+	item.NoStore = reason != ""
+	return item, own{detail: reason}, nil
+}
+
+// learnVary stores a response that varies on extra under its variant key,
+// and returns the vary marker to store under the base key.
+func (c *Cache) learnVary(ctx context.Context, r *http.Request, tenant string, extra []string, item core.Item, resp response) (core.Item, own, error) {
+	vkey, err := c.cfg.Key.Key(r, tenant, extra...)
+	if err != nil {
+		item.NoStore = true
+		return item, own{detail: "key"}, nil
 	}
-	return core.Item{Value: value, Tags: c.responseTags(rec), NoStore: reason != ""}, reason, nil
+	_, res, err := core.LookupValue(ctx, c.engine, core.Key{Name: vkey.Name, ID: vkey.ID}, c.policy,
+		func(context.Context) (core.Item, error) { return item, nil }, decodeStored)
+	return core.Item{Value: encodeMarker(extra), Tags: item.Tags}, own{resp: &resp, stored: err == nil && res.Stored}, nil
 }
 
 func (c *Cache) responseTags(rec *recorder) []string {
@@ -236,15 +308,15 @@ func (c *Cache) responseTags(rec *recorder) []string {
 // triggered it, copied while that request is still being served.
 type refreshSnapshot struct {
 	req    http.Request // a shallow copy: it keeps the router's path values
-	header http.Header  // only the headers in the key, and the tenant's
+	header http.Header  // only the headers in the key (with vary), and the tenant's
 }
 
-func (c *Cache) snapshot(r *http.Request, tenant string) *refreshSnapshot {
+func (c *Cache) snapshot(r *http.Request, tenant string, vary []string) *refreshSnapshot {
 	s := &refreshSnapshot{req: *r}
-	if n := len(c.cfg.Key.Headers); n > 0 || c.cfg.TenantHeader != "" {
+	if n := len(c.cfg.Key.Headers) + len(vary); n > 0 || c.cfg.TenantHeader != "" {
 		s.header = make(http.Header, n+1)
 	}
-	for _, name := range c.cfg.Key.Headers {
+	for _, name := range slices.Concat(c.cfg.Key.Headers, vary) {
 		if v := r.Header.Values(name); len(v) > 0 {
 			s.header[http.CanonicalHeaderKey(name)] = append([]string(nil), v...)
 		}

@@ -68,3 +68,29 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestVaryMarkerRoundTripAndRejects(t *testing.T) {
+	names := []string{"Accept-Language", "X-Device"}
+	got, err := decodeStored(encodeMarker(names))
+	if err != nil || !reflect.DeepEqual(got.vary, names) {
+		t.Fatalf("round trip: %v, %v", got.vary, err)
+	}
+	for name, b := range map[string][]byte{
+		"no names":         {markerFormat, 0},
+		"too many names":   append([]byte{markerFormat, maxVaryNames + 1}, bytes.Repeat([]byte{1, 'A'}, maxVaryNames+1)...),
+		"a name not token": {markerFormat, 1, 2, 'a', ' '},
+		"trailing bytes":   append(encodeMarker(names), 0),
+		"truncated":        encodeMarker(names)[:5],
+	} {
+		if _, err := decodeStored(b); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+}
+
+// FuzzDecodeStored: whatever a key may hold, decoding never panics.
+func FuzzDecodeStored(f *testing.F) {
+	f.Add(encodeMarker([]string{"Accept-Language"}))
+	f.Add([]byte{markerFormat, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, b []byte) { _, _ = decodeStored(b) })
+}

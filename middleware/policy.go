@@ -39,7 +39,7 @@ func acceptsOnly(r *http.Request, mediaType string) bool {
 }
 
 // noStoreReason says why a captured response must not be stored, or "".
-func (c *Cache) noStoreReason(rec *recorder, keyHeaders []string) string {
+func (c *Cache) noStoreReason(rec *recorder) string {
 	h := rec.sentHeader()
 	switch {
 	case rec.overflow:
@@ -56,13 +56,8 @@ func (c *Cache) noStoreReason(rec *recorder, keyHeaders []string) string {
 	case isEventStream(h.Get("Content-Type")):
 		return "streamed"
 	}
-	for _, name := range varyNames(h) {
-		if name == "*" {
-			return "vary"
-		}
-		if !slices.ContainsFunc(keyHeaders, func(k string) bool { return strings.EqualFold(k, name) }) {
-			return "vary" // the response depends on a header the key ignores
-		}
+	if slices.Contains(varyNames(h), "*") {
+		return "vary"
 	}
 	return ""
 }
