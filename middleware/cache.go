@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -302,79 +301,4 @@ func (c *Cache) responseTags(rec *recorder) []string {
 		}
 	}
 	return tags
-}
-
-// refreshSnapshot is what a background refresh needs of the request that
-// triggered it, copied while that request is still being served.
-type refreshSnapshot struct {
-	req    http.Request // a shallow copy: it keeps the router's path values
-	header http.Header  // only the headers in the key (with vary), and the tenant's
-}
-
-func (c *Cache) snapshot(r *http.Request, tenant string, vary []string) *refreshSnapshot {
-	s := &refreshSnapshot{req: *r}
-	if n := len(c.cfg.Key.Headers) + len(vary); n > 0 || c.cfg.TenantHeader != "" {
-		s.header = make(http.Header, n+1)
-	}
-	for _, name := range slices.Concat(c.cfg.Key.Headers, vary) {
-		if v := r.Header.Values(name); len(v) > 0 {
-			s.header[http.CanonicalHeaderKey(name)] = append([]string(nil), v...)
-		}
-	}
-	if c.cfg.TenantHeader != "" && tenant != "" {
-		s.header.Set(c.cfg.TenantHeader, tenant)
-	}
-	return s
-}
-
-// request rebuilds the request for a refresh: a GET for the same URL, host
-// and route, with the key's headers and the tenant and nothing else: no
-// cookies, no credentials, no body of whoever triggered it.
-func (s *refreshSnapshot) request(ctx context.Context) *http.Request {
-	r := s.req // a fresh copy for each refresh
-	u := *r.URL
-	r.URL = &u
-	r.Method = http.MethodGet
-	r.Header = s.header.Clone()
-	if r.Header == nil {
-		r.Header = make(http.Header)
-	}
-	r.Body, r.GetBody, r.ContentLength = http.NoBody, nil, 0
-	r.Form, r.PostForm, r.MultipartForm = nil, nil, nil
-	r.Trailer, r.TransferEncoding, r.Close = nil, nil, false
-	r.RequestURI = u.RequestURI()
-	return r.WithContext(ctx)
-}
-
-// passList remembers, for a minute, keys whose responses could not be
-// stored because of their size or streaming, so that later requests go
-// straight to the handler instead of being buffered.
-type passList struct {
-	mu sync.Mutex
-	m  map[string]time.Time // key name → until; protected by mu
-}
-
-const (
-	passFor     = time.Minute
-	passListCap = 4096
-)
-
-func (p *passList) has(key string) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	until, ok := p.m[key]
-	if ok && time.Now().After(until) {
-		delete(p.m, key)
-		return false
-	}
-	return ok
-}
-
-func (p *passList) add(key string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.m) >= passListCap {
-		clear(p.m) // bounded: forgetting only costs one more buffered response
-	}
-	p.m[key] = time.Now().Add(passFor)
 }
