@@ -88,6 +88,12 @@ func do(t *testing.T, srv *httptest.Server, method, path string, header ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	return send(t, srv, req, header...)
+}
+
+// send adds header (name, value, ...) to req, sends it and reads the reply.
+func send(t *testing.T, srv *httptest.Server, req *http.Request, header ...string) reply {
+	t.Helper()
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Add(header[i], header[i+1])
 	}

@@ -102,10 +102,13 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// unlock releases k's lock if token still holds it.
+// unlock releases k's lock if token still holds it. It runs without ctx's
+// cancellation, bounded by OpTimeout alone: ctx is often a load's, ended by
+// LoadTimeout, and a lock left behind would make every caller until
+// LockTTL wait for a fill that is no longer running.
 func (e *Engine) unlock(ctx context.Context, k Key, token string) {
 	ek := e.entryKey(k.Name)
-	_ = e.call(ctx, k.Name, func(ctx context.Context) error {
+	_ = e.call(context.WithoutCancel(ctx), k.Name, func(ctx context.Context) error {
 		return unlockScript.Run(ctx, e.rdb, []string{lockKey(ek)}, token).Err()
 	})
 }

@@ -132,13 +132,15 @@ type own struct {
 
 // lookup reads key, or fills it by running the route.
 func (c *Cache) lookup(r *http.Request, run Runner, tenant, base string, key keyfunc.Key, vary []string) (stored, core.Result, own, error) {
-	var mine own
 	snap := c.snapshot(r, tenant, vary)
 	// The fill copies r on its own goroutine; once Serve returns, r belongs
 	// to the framework again, so the copy must happen before that or not at
-	// all (then the waiters call the handler themselves).
+	// all (then the waiters call the handler themselves). A leader whose
+	// client left returns before its fill ends, so the fill leaves its own
+	// under mu too.
 	var mu sync.Mutex
 	returned := false // protected by mu
+	var mine own      // protected by mu
 	load := func(ctx context.Context) (core.Item, error) {
 		if core.Refreshing(ctx) {
 			item, _, err := c.fill(ctx, snap.request(ctx), tenant, base, vary, run)
@@ -152,14 +154,17 @@ func (c *Cache) lookup(r *http.Request, run Runner, tenant, base string, key key
 		req := r.Clone(ctx)
 		mu.Unlock()
 		item, o, err := c.fill(ctx, req, tenant, base, vary, run)
+		mu.Lock()
 		mine = o
+		mu.Unlock()
 		return item, err
 	}
 	got, res, err := core.LookupValue(r.Context(), c.engine, core.Key{Name: key.Name, ID: key.ID}, c.policy, load, decodeStored)
 	mu.Lock()
 	returned = true
+	o := mine
 	mu.Unlock()
-	return got, res, mine, err
+	return got, res, o, err
 }
 
 // TagsHeader returns the canonical name of Config.TagsHeader, or "". It is

@@ -12,7 +12,8 @@ import (
 // own, so nothing of the triggering request's recycled context is touched
 // from the fill's goroutine. Middleware registered before the cache runs
 // once more for such a request. The Runner returns the error the chain
-// returned, not the response the framework rendered for it.
+// returned, not the response the framework rendered for it, and
+// ErrNoStore for a chain that panicked into a recovery before the cache.
 func Redispatch(h http.Handler) Runner {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		d := &dispatched{}
@@ -42,6 +43,10 @@ func RunDispatched(r *http.Request, next func() error) (bool, error) {
 		return false, nil
 	}
 	d.reached = true
+	// If next panics, a recovery before the cache (gin.Recovery) may turn
+	// the panic into the response the Runner sees, a 200 when the route
+	// wrote before panicking: it must not be stored.
+	d.err = ErrNoStore
 	d.err = next()
 	return true, d.err
 }

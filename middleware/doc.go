@@ -14,14 +14,14 @@
 // the framework again, marked so that the adapter runs the rest of its
 // chain into the cache's recorder (RunDispatched).
 //
-// What is stored is decided twice: before the handler runs (method,
-// Authorization, tenant, upgrades and streams, the kill switch, the canary
-// rate) and after (status, Set-Cookie, Cache-Control, Vary: *, size,
-// streaming, an error or abort). A response that may not be stored goes to
-// the request that produced it only; requests that collapsed onto that fill
-// run the handler themselves. Background refreshes run a request rebuilt
-// from the one that found the entry stale, with the key's headers and the
-// tenant and none of its credentials.
+// What is stored is decided twice: before the handler runs (method, a
+// request body, Authorization, tenant, upgrades and streams, the kill
+// switch, the canary rate) and after (status, Set-Cookie, Cache-Control,
+// Vary: *, size, streaming, an error or abort). A response that may not
+// be stored goes to the request that produced it only; requests that
+// collapsed onto that fill run the handler themselves. Background
+// refreshes run a request rebuilt from the one that found the entry stale,
+// with the key's headers and the tenant and none of its credentials.
 //
 // Invalidator handles write routes: after a 2xx answer to a POST, PUT,
 // PATCH or DELETE, and before that answer reaches the client, it

@@ -12,6 +12,10 @@ func (c *Cache) bypassReason(r *http.Request) string {
 	switch {
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		return "method"
+	case r.ContentLength != 0 || len(r.TransferEncoding) > 0:
+		// A GET with a body ("fat GET"): the body is not in the key, so a
+		// handler that read it would let one request poison the entry.
+		return "body"
 	case c.cfg.Disabled != nil && c.cfg.Disabled():
 		return "disabled"
 	case c.cfg.Skipper != nil && c.cfg.Skipper(r):

@@ -48,6 +48,7 @@
 // A handler that calls c.Abort (or c.AbortWithStatus...) or records an
 // error with c.Error is not stored: its response goes to the caller that
 // triggered it alone. A panic in a fill reaches gin.Recovery in the fill's
-// own request and answers 500 (or, with no recovery middleware, is raised
-// again in the caller's request); nothing is stored either way.
+// own request, whose answer (a 500, or what the handler wrote before it
+// panicked) is never stored; with no recovery middleware the panic is
+// raised again in the caller's request, and nothing is stored either.
 package gincache
