@@ -104,10 +104,10 @@ func hasToken(values []string, token string) bool {
 // etagMatches reports whether an If-None-Match value matches etag, by the
 // weak comparison of RFC 9110 section 13.1.2.
 func etagMatches(ifNoneMatch []string, etag string) bool {
-	if etag == "" || len(ifNoneMatch) == 0 {
+	if strings.TrimSpace(etag) == "" || len(ifNoneMatch) == 0 {
 		return false
 	}
-	want := strings.TrimPrefix(etag, "W/")
+	want := strings.TrimPrefix(strings.TrimSpace(etag), "W/")
 	for _, v := range ifNoneMatch {
 		for _, t := range strings.Split(v, ",") {
 			t = strings.TrimSpace(t)
