@@ -72,6 +72,7 @@ type rediser interface {
 	SScan(ctx context.Context, key string, cursor uint64, match string, count int64) *redis.ScanCmd
 	Publish(ctx context.Context, channel string, message any) *redis.IntCmd
 	Subscribe(ctx context.Context, channels ...string) *redis.PubSub
+	Watch(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error
 }
 
 // honoursContext reports whether c bounds socket reads by the context's

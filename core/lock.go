@@ -105,12 +105,41 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 // unlock releases k's lock if token still holds it. It runs without ctx's
 // cancellation, bounded by OpTimeout alone: ctx is often a load's, ended by
 // LoadTimeout, and a lock left behind would make every caller until
-// LockTTL wait for a fill that is no longer running.
+// LockTTL wait for a fill that is no longer running. A Redis that refuses
+// scripts gets the same compare-and-delete as a WATCH transaction.
 func (e *Engine) unlock(ctx context.Context, k Key, token string) {
-	ek := e.entryKey(k.Name)
+	lk := lockKey(e.entryKey(k.Name))
 	_ = e.call(context.WithoutCancel(ctx), k.Name, func(ctx context.Context) error {
-		return unlockScript.Run(ctx, e.rdb, []string{lockKey(ek)}, token).Err()
+		err := unlockScript.Run(ctx, e.rdb, []string{lk}, token).Err()
+		if err == nil || !isScriptRefused(err) {
+			return err
+		}
+		return e.rdb.Watch(ctx, func(tx *redis.Tx) error {
+			held, err := tx.Get(ctx, lk).Result()
+			if errors.Is(err, redis.Nil) || held != token {
+				return nil // expired, or someone else's now
+			}
+			if err != nil {
+				return err
+			}
+			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Del(ctx, lk)
+				return nil
+			})
+			if errors.Is(err, redis.TxFailedErr) {
+				return nil // the lock changed hands meanwhile: not ours to delete
+			}
+			return err
+		}, lk)
 	})
+}
+
+// isScriptRefused reports whether Redis answered a script command with an
+// error of its own (scripting disabled or renamed, a read-only replica),
+// rather than failing to answer.
+func isScriptRefused(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && !errors.Is(err, redis.Nil)
 }
 
 // store writes item as k's entry, if token still holds k's lock, and
