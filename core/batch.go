@@ -177,12 +177,7 @@ func (e *Engine) storeMany(ctx context.Context, p Policy, items map[string][]byt
 					return err
 				}
 				ek, ttl := e.entryKey(key), ent.redisTTL(now)
-				for _, t := range p.Tags {
-					tk := e.tagKey(t)
-					pipe.SAdd(ctx, tk, ek)
-					pipe.ExpireNX(ctx, tk, ttl.Truncate(time.Second)+time.Second)
-					pipe.ExpireGT(ctx, tk, ttl.Truncate(time.Second)+time.Second)
-				}
+				e.queueTags(ctx, pipe, ek, p.Tags, ttl)
 				pipe.Set(ctx, ek, raw, ttl)
 			}
 			_, err := pipe.Exec(ctx)

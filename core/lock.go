@@ -184,22 +184,27 @@ func (e *Engine) tags(ctx context.Context, k Key, p Policy, item Item) []string 
 	return tags
 }
 
-// tagEntry records entry key ek in the set of each tag. A tag set lives as
-// long as the longest-lived entry added to it (EXPIRE NX sets a first
-// expiry, GT only ever extends it), so tag sets never outlive their entries
-// for long.
+// tagEntry records entry key ek in the set of each tag, in one pipeline.
 func (e *Engine) tagEntry(ctx context.Context, ek string, tags []string, ttl time.Duration) error {
 	if len(tags) == 0 {
 		return nil
 	}
-	life := ttl.Truncate(time.Second) + time.Second // EXPIRE counts whole seconds
 	pipe := e.rdb.Pipeline()
+	e.queueTags(ctx, pipe, ek, tags, ttl)
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// queueTags queues on pipe the commands that record ek in the set of each
+// tag. A tag set lives as long as the longest-lived entry added to it
+// (EXPIRE NX sets a first expiry, GT only ever extends it), so tag sets
+// never outlive their entries for long.
+func (e *Engine) queueTags(ctx context.Context, pipe redis.Pipeliner, ek string, tags []string, ttl time.Duration) {
+	life := ttl.Truncate(time.Second) + time.Second // EXPIRE counts whole seconds
 	for _, t := range tags {
 		tk := e.tagKey(t)
 		pipe.SAdd(ctx, tk, ek)
 		pipe.ExpireNX(ctx, tk, life)
 		pipe.ExpireGT(ctx, tk, life)
 	}
-	_, err := pipe.Exec(ctx)
-	return err
 }

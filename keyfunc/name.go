@@ -50,8 +50,9 @@ func validIdent(s string) bool {
 	return true
 }
 
-// isToken reports whether s is an RFC 9110 token, the syntax of a header name.
-func isToken(s string) bool {
+// ValidHeaderName reports whether s is an RFC 9110 token, the syntax of a
+// header field name.
+func ValidHeaderName(s string) bool {
 	if s == "" {
 		return false
 	}

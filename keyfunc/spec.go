@@ -99,7 +99,7 @@ func (s Spec) Validate() error {
 	}
 	clear(seen)
 	for _, h := range s.Headers {
-		if !isToken(h) {
+		if !ValidHeaderName(h) {
 			return fmt.Errorf("keyfunc: header name %q is not a valid token", h)
 		}
 		c := textproto.CanonicalMIMEHeaderKey(h)
@@ -211,7 +211,7 @@ func (s Spec) headerNames(vary []string) ([]string, error) {
 				continue
 			case f == "*":
 				return nil, errors.New("keyfunc: Vary: * cannot be cached")
-			case !isToken(f):
+			case !ValidHeaderName(f):
 				return nil, fmt.Errorf("keyfunc: Vary name %q is not a valid token", f)
 			}
 			names = append(names, textproto.CanonicalMIMEHeaderKey(f))

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/swrcache/swrcache/keyfunc"
 )
 
 // The stored response is a small binary format rather than msgpack through
@@ -90,7 +92,7 @@ func decodeResponse(b []byte) (response, error) {
 		for range nv {
 			strs = append(strs, d.str(text))
 		}
-		if d.err != nil || !validToken(strs[start]) {
+		if d.err != nil || !keyfunc.ValidHeaderName(strs[start]) {
 			return response{}, errShort
 		}
 		fields = append(fields, strs[start:len(strs):len(strs)])

@@ -106,10 +106,10 @@ func (c Config) Validate() error {
 			return fmt.Errorf("middleware: status %d is not an HTTP status", s)
 		}
 	}
-	if c.TenantHeader != "" && !validToken(c.TenantHeader) {
+	if c.TenantHeader != "" && !keyfunc.ValidHeaderName(c.TenantHeader) {
 		return fmt.Errorf("middleware: TenantHeader %q is not a header name", c.TenantHeader)
 	}
-	if c.TagsHeader != "" && !validToken(c.TagsHeader) {
+	if c.TagsHeader != "" && !keyfunc.ValidHeaderName(c.TagsHeader) {
 		return fmt.Errorf("middleware: TagsHeader %q is not a header name", c.TagsHeader)
 	}
 	if err := c.Key.Validate(); err != nil {
@@ -147,19 +147,4 @@ func firstOf(v []string) string {
 		return ""
 	}
 	return v[0]
-}
-
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || c == ':' || c == '(' || c == ')' || c == ',' || c == '/' || c == ';' ||
-			c == '<' || c == '=' || c == '>' || c == '?' || c == '@' || c == '[' || c == '\\' || c == ']' ||
-			c == '{' || c == '}' || c == '"' {
-			return false
-		}
-	}
-	return true
 }

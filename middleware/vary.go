@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/swrcache/swrcache/keyfunc"
 )
 
 // A response's Vary makes the request headers it names part of the key.
@@ -67,7 +69,7 @@ func decodeMarker(b []byte) ([]string, error) {
 	names := make([]string, 0, n)
 	for range n {
 		name := d.str(text)
-		if d.err != nil || !validToken(name) {
+		if d.err != nil || !keyfunc.ValidHeaderName(name) {
 			return nil, errMarker
 		}
 		names = append(names, name)
