@@ -6,7 +6,9 @@ package core
 // error the engine makes no Redis call and serves from the loader instead. When it
 // returns nil, the engine calls done exactly once with the operation's outcome:
 //
-//   - nil: success (a missing key is a success; the engine translates redis.Nil);
+//   - nil: success. A missing key is a success (the engine translates redis.Nil),
+//     and so is an error reply from Redis (OOM, a refused script, LOADING): Redis
+//     answered in time, and a full Redis still serves the reads it can;
 //   - an error wrapping context.Canceled: the caller went away, which is neither
 //     success nor failure;
 //   - any other error: a failure.

@@ -32,6 +32,8 @@ type Engine struct {
 	flights singleflight.Group // foreground fills, by key identity
 	reads   singleflight.Group // concurrent GETs of one entry, by Redis key
 	bg      background         // refreshes and abandoned Redis calls
+	scripts scripts            // whether Redis takes scripts
+	orphans orphans            // locks this process failed to release
 }
 
 // New builds an Engine from cfg. It starts no goroutine.
@@ -115,10 +117,24 @@ func (e *Engine) call(ctx context.Context, key string, op func(ctx context.Conte
 	case ctx.Err() != nil: // the caller went away: not Redis's fault
 		done(fmt.Errorf("core: caller gone: %w", context.Canceled))
 		return ctx.Err()
+	case isReply(err):
+		// Redis answered, in time, with an error of its own (out of
+		// memory, a refused script, still loading): the breaker guards
+		// against a Redis that does not answer, and tripping it here would
+		// cut off the reads a full Redis still serves.
+		done(nil)
+	default:
+		done(err)
 	}
-	done(err)
 	e.emit(ctx, Event{Kind: EventRedisError, Key: key, Duration: time.Since(start), Err: err})
 	return fmt.Errorf("core: redis: %w", err)
+}
+
+// isReply reports whether err is an error reply from Redis, rather than a
+// failure to get one.
+func isReply(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && !errors.Is(err, redis.Nil) && !errors.Is(err, redis.TxFailedErr)
 }
 
 // run calls op. When the client ignores deadlines, op runs on a goroutine the

@@ -11,26 +11,7 @@ import (
 
 // The fill lock is an efficiency lock: losing it costs at most one extra
 // loader call, never a wrong value. It is SET NX PX with a random token, and
-// only its holder may store under it or release it.
-
-// storeScript writes an entry only while the caller still holds the lock,
-// and releases the lock in the same step. A holder that stalled past the
-// lock's TTL, or whose key was invalidated meanwhile, stores nothing.
-var storeScript = redis.NewScript(`
-if redis.call("get", KEYS[2]) == ARGV[3] then
-	redis.call("set", KEYS[1], ARGV[1], "PX", ARGV[2])
-	redis.call("del", KEYS[2])
-	return 1
-end
-return 0`)
-
-// unlockScript deletes the lock only if it still holds the caller's token: a
-// plain DEL could delete the lock of whoever took over after it expired.
-var unlockScript = redis.NewScript(`
-if redis.call("get", KEYS[1]) == ARGV[1] then
-	return redis.call("del", KEYS[1])
-end
-return 0`)
+// only its holder may store under it or release it (held.go).
 
 func newToken() string { return rand.Text() }
 
@@ -70,9 +51,13 @@ func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]
 // acquire takes k's lock, or waits for the instance holding it to store a
 // fresh entry. It polls with jittered, growing pauses, trying the lock each
 // time, so that when the holder stalls past the lock's TTL a waiter takes
-// over. It gives up after LockWait with (false, nil, nil).
+// over. A lock this process failed to release earlier is released first.
+// It gives up after LockWait with (false, nil, nil).
 func (e *Engine) acquire(ctx context.Context, k Key, token string, check func([]byte) error) (won bool, ent *entry, err error) {
 	won, ent, err = e.tryLock(ctx, k, token, check)
+	if err == nil && !won && ent == nil && e.reclaim(ctx, k) {
+		won, ent, err = e.tryLock(ctx, k, token, check)
+	}
 	if err != nil || won || ent != nil {
 		return won, ent, err
 	}
@@ -102,46 +87,6 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// unlock releases k's lock if token still holds it. It runs without ctx's
-// cancellation, bounded by OpTimeout alone: ctx is often a load's, ended by
-// LoadTimeout, and a lock left behind would make every caller until
-// LockTTL wait for a fill that is no longer running. A Redis that refuses
-// scripts gets the same compare-and-delete as a WATCH transaction.
-func (e *Engine) unlock(ctx context.Context, k Key, token string) {
-	lk := lockKey(e.entryKey(k.Name))
-	_ = e.call(context.WithoutCancel(ctx), k.Name, func(ctx context.Context) error {
-		err := unlockScript.Run(ctx, e.rdb, []string{lk}, token).Err()
-		if err == nil || !isScriptRefused(err) {
-			return err
-		}
-		return e.rdb.Watch(ctx, func(tx *redis.Tx) error {
-			held, err := tx.Get(ctx, lk).Result()
-			if errors.Is(err, redis.Nil) || held != token {
-				return nil // expired, or someone else's now
-			}
-			if err != nil {
-				return err
-			}
-			_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-				p.Del(ctx, lk)
-				return nil
-			})
-			if errors.Is(err, redis.TxFailedErr) {
-				return nil // the lock changed hands meanwhile: not ours to delete
-			}
-			return err
-		}, lk)
-	})
-}
-
-// isScriptRefused reports whether Redis answered a script command with an
-// error of its own (scripting disabled or renamed, a read-only replica),
-// rather than failing to answer.
-func isScriptRefused(err error) bool {
-	var re redis.Error
-	return errors.As(err, &re) && !errors.Is(err, redis.Nil)
-}
-
 // store writes item as k's entry, if token still holds k's lock, and
 // releases the lock. Its tags are recorded first, so an entry is never in
 // Redis without the tag sets that can invalidate it.
@@ -160,8 +105,8 @@ func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took tim
 		if err := e.tagEntry(ctx, ek, ent.Tags, ttl); err != nil {
 			return err
 		}
-		n, err := storeScript.Run(ctx, e.rdb, []string{ek, lockKey(ek)}, raw, ttl.Milliseconds(), token).Int()
-		stored = n == 1
+		var err error
+		stored, err = e.storeHeld(ctx, ek, lockKey(ek), raw, ttl, token)
 		return err
 	})
 	return ent, err == nil && stored

@@ -46,6 +46,9 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, load Loader
 	defer cancel()
 	token := newToken()
 	won, ent, err := e.tryLock(ctx, k, token, nil)
+	if err == nil && !won && e.reclaim(ctx, k) {
+		won, ent, err = e.tryLock(ctx, k, token, nil)
+	}
 	switch {
 	case err != nil:
 		return // reported by call
@@ -135,21 +138,6 @@ func (e *Engine) lockMany(ctx context.Context, keys []string, token string) []st
 		})
 	}
 	return won
-}
-
-// unlockMany releases the locks of keys that token still holds. Scripts
-// in a pipeline cannot fall back from EVALSHA, so this sends the script.
-func (e *Engine) unlockMany(ctx context.Context, keys []string, token string) {
-	for _, chunk := range chunks(keys, batchSize) {
-		_ = e.call(ctx, "", func(ctx context.Context) error {
-			pipe := e.rdb.Pipeline()
-			for _, key := range chunk {
-				unlockScript.Eval(ctx, pipe, []string{lockKey(e.entryKey(key))}, token)
-			}
-			_, err := pipe.Exec(ctx)
-			return err
-		})
-	}
 }
 
 func encodeMany[T any](c Codec, load func(ctx context.Context, keys []string) (map[string]T, error)) func(ctx context.Context, keys []string) (map[string][]byte, error) {

@@ -25,6 +25,10 @@
 // Redis is reachable the tests fail with a clear message instead (use it
 // in CI, where a silent fallback would hide missing coverage).
 //
+// Tests that must kill, restart or reconfigure a Redis (maxmemory, renamed
+// commands) start a redis-server of their own with StartServer, on a free
+// port, killed when the test ends. They never do so to the shared server.
+//
 // The embedded miniredis lives until the process exits, so a package that
 // uses goleak should pass LeakOptions to goleak.VerifyTestMain.
 package redistest
