@@ -104,6 +104,49 @@ func expectNotPoisoned(t *testing.T, srv *httptest.Server) {
 	}
 }
 
+// With a Key.Query allow-list, parameters outside it are not in the key,
+// so a fill's handler never sees them: a request carrying one cannot store
+// a response the others then get. Bypassed requests reach the handler
+// unchanged, and PassUnkeyedQuery hands a fill everything.
+func TestUnkeyedQueryParametersNeverReachAFill(t *testing.T) {
+	echoQuery := func(calls *atomic.Int32) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			fmt.Fprintf(w, "raw=%s lang=%s uri=%s", r.URL.RawQuery, r.URL.Query().Get("lang"), r.RequestURI)
+		})
+	}
+	for _, a := range adapters {
+		t.Run(a.name, func(t *testing.T) {
+			cfg := baseConfig()
+			cfg.Key.Query = []string{"id"}
+			var calls atomic.Int32
+			srv := a.serve(t, newEngine(t, nil), cfg, echoQuery(&calls))
+			evil := get(t, srv, "/x?lang=evil&id=1&id=2&cb=9")
+			if want := "raw=id=1&id=2 lang= uri=/x?id=1&id=2"; evil.body != want {
+				t.Fatalf("the fill saw %q, want %q", evil.body, want)
+			}
+			victim := get(t, srv, "/x?id=1&id=2")
+			if !victim.hit() || victim.body != evil.body || calls.Load() != 1 {
+				t.Fatalf("victim: %q (%s), %d handler calls; want the same entry, unpoisoned", victim.body, victim.cacheStatus(), calls.Load())
+			}
+			pass := get(t, srv, "/x?lang=fr&id=1", "Authorization", "Bearer t")
+			if !strings.Contains(pass.body, "lang=fr") || !strings.Contains(pass.cacheStatus(), "fwd=bypass") {
+				t.Fatalf("a bypassed request: %q (%s); want it unchanged", pass.body, pass.cacheStatus())
+			}
+		})
+		t.Run(a.name+"/PassUnkeyedQuery", func(t *testing.T) {
+			cfg := baseConfig()
+			cfg.Key.Query = []string{"id"}
+			cfg.PassUnkeyedQuery = true
+			var calls atomic.Int32
+			srv := a.serve(t, newEngine(t, nil), cfg, echoQuery(&calls))
+			if r := get(t, srv, "/x?lang=fr&id=1"); !strings.Contains(r.body, "lang=fr") {
+				t.Fatalf("the fill saw %q, want every parameter", r.body)
+			}
+		})
+	}
+}
+
 // A GET body is not part of the key, so a request with one must not
 // fill the entry other requests read ("fat GET" poisoning).
 func TestAGetWithABodyNeverPoisons(t *testing.T) {

@@ -74,3 +74,48 @@ func FuzzKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKeyedQuery checks Spec.KeyedQuery against Spec.Key: whenever a query
+// is keyed, the query the handler is given keys the same, and holds exactly
+// the allow-listed parameters, with their values in the order sent.
+func FuzzKeyedQuery(f *testing.F) {
+	f.Add("id=1&lang=fr&id=2")
+	f.Add("i%64=1&lang=%3Cscript%3E&cb=123")
+	f.Add("lang&id&&id=")
+	f.Add("id=a%26lang%3Devil&x=%zz")
+	f.Add("cb=1;id=2")
+	f.Fuzz(func(t *testing.T, raw string) {
+		for _, s := range []Spec{{Resource: "r", Query: []string{"id", "page"}}, {Resource: "r", Query: []string{}}} {
+			r := &http.Request{Method: "GET", Host: "h", URL: &url.URL{Path: "/p", RawQuery: raw}}
+			want, err := s.Key(r, "")
+			if err != nil {
+				continue // the request bypasses the cache: its query is not rewritten
+			}
+			kept := s.KeyedQuery(raw)
+			r.URL.RawQuery = kept
+			if got, err := s.Key(r, ""); err != nil || got != want {
+				t.Fatalf("KeyedQuery(%q) = %q keys differently (%v)", raw, kept, err)
+			}
+			all, err := url.ParseQuery(raw)
+			if err != nil {
+				continue
+			}
+			gotQ, err := url.ParseQuery(kept)
+			if err != nil {
+				t.Fatalf("KeyedQuery(%q) = %q does not parse: %v", raw, kept, err)
+			}
+			for name, vals := range all {
+				allowed := false
+				for _, q := range s.Query {
+					allowed = allowed || q == name
+				}
+				if allowed && !reflect.DeepEqual(gotQ[name], vals) {
+					t.Fatalf("KeyedQuery(%q) = %q: %s = %q, want %q", raw, kept, name, gotQ[name], vals)
+				}
+				if !allowed && gotQ.Has(name) {
+					t.Fatalf("KeyedQuery(%q) = %q kept the unkeyed %q", raw, kept, name)
+				}
+			}
+		}
+	})
+}

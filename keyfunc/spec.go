@@ -255,6 +255,29 @@ func (s Spec) queryParams(raw string) ([]Param, error) {
 	return params, nil
 }
 
+// KeyedQuery returns raw, a request's raw query, with only the parameters
+// s keys, in their order and encoding as sent. Without an allow-list
+// (Query nil) it returns raw unchanged. A handler that reads the result
+// cannot be steered by a parameter the key ignores, so one request cannot
+// store a response that others with a different unkeyed parameter get.
+func (s Spec) KeyedQuery(raw string) string {
+	if s.Query == nil || raw == "" {
+		return raw
+	}
+	var b strings.Builder
+	for seg := range strings.SplitSeq(raw, "&") {
+		name, _, _ := strings.Cut(seg, "=")
+		if name, err := url.QueryUnescape(name); err != nil || !slices.Contains(s.Query, name) {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(seg)
+	}
+	return b.String()
+}
+
 // requestHost returns the lowercased host of r.
 func requestHost(r *http.Request) string {
 	if r.Host != "" {

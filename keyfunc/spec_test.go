@@ -401,3 +401,26 @@ func TestSpecValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestKeyedQuery(t *testing.T) {
+	tests := []struct {
+		name   string
+		given  Spec
+		raw    string
+		expect string
+	}{
+		{"no allow-list keeps everything", Spec{Resource: "r"}, "b=2&a=1&cb=x", "b=2&a=1&cb=x"},
+		{"an allow-list keeps its parameters in order, as sent", Spec{Resource: "r", Query: []string{"a", "b"}}, "b=%32&cb=x&a=1&b=3", "b=%32&a=1&b=3"},
+		{"names are matched decoded", Spec{Resource: "r", Query: []string{"a b"}}, "a+b=1&a%20b=2&ab=3", "a+b=1&a%20b=2"},
+		{"an empty allow-list keeps nothing", Spec{Resource: "r", Query: []string{}}, "a=1", ""},
+		{"a value cannot smuggle a parameter in", Spec{Resource: "r", Query: []string{"a"}}, "a=1%26lang%3Devil&lang=evil", "a=1%26lang%3Devil"},
+		{"empty segments and bare names", Spec{Resource: "r", Query: []string{"a"}}, "&a&&x&a=", "a&a="},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.given.KeyedQuery(tt.raw); got != tt.expect {
+				t.Errorf("KeyedQuery(%q) = %q, want %q", tt.raw, got, tt.expect)
+			}
+		})
+	}
+}

@@ -243,6 +243,7 @@ func (c *Cache) fill(ctx context.Context, r *http.Request, tenant, base string, 
 	if req.Method == http.MethodHead {
 		req.Method = http.MethodGet // HEAD is served from the GET entry
 	}
+	c.keepKeyedQuery(req)
 	err := run(rec, req)
 	if err != nil && !errors.Is(err, ErrNoStore) {
 		return core.Item{}, own{}, &handlerError{err}
@@ -278,6 +279,20 @@ func (c *Cache) fill(ctx context.Context, r *http.Request, tenant, base string, 
 	}
 	item.NoStore = reason != ""
 	return item, own{detail: reason}, nil
+}
+
+// keepKeyedQuery drops from r's query the parameters the key leaves out,
+// unless the route passes them on.
+func (c *Cache) keepKeyedQuery(r *http.Request) {
+	if c.cfg.Key.Query == nil || c.cfg.PassUnkeyedQuery {
+		return
+	}
+	if q := c.cfg.Key.KeyedQuery(r.URL.RawQuery); q != r.URL.RawQuery {
+		u := *r.URL
+		u.RawQuery, u.ForceQuery = q, false
+		r.URL = &u
+		r.RequestURI = u.RequestURI()
+	}
 }
 
 // learnVary stores a response that varies on extra under its variant key,

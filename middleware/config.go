@@ -32,6 +32,12 @@ type Config struct {
 	// every query parameter. A request header the handler reads must be
 	// listed in Key.Headers, or the handler must name it in Vary.
 	Key keyfunc.Spec
+	// PassUnkeyedQuery hands the handler, when it fills the cache, the
+	// query parameters Key.Query leaves out of the key. By default, with
+	// an allow-list, a fill's request carries only the keyed parameters
+	// (keyfunc.Spec.KeyedQuery), so no parameter outside the key can shape
+	// a stored response. Requests that bypass the cache are never changed.
+	PassUnkeyedQuery bool
 
 	// Tenant returns the request's tenant, from something the app trusts (a
 	// verified token claim, a header its own gateway sets), never from
