@@ -434,6 +434,23 @@ func TestRedisFaultSlow(t *testing.T) {
 	})
 }
 
+// Fault 3b: Redis blackholed: connections stay open, nothing comes back.
+func TestRedisFaultBlackholed(t *testing.T) {
+	faultAdapters(t, func(t *testing.T, a adapter) {
+		r := redistest.StartServer(t)
+		proxy := faultproxy.Start(t, r.Addr())
+		rig := newFaultRig(t, a, proxy.Addr())
+		fill, healthy := rig.warm()
+		rig.phase("blackhole", nil)
+		proxy.Blackhole()
+		rig.until("bypassed bursts with Redis blackholed", openBursts(30))
+		proxy.Heal()
+		hole := rig.phase("recovering", nil)
+		recovering, recovered := rig.recover()
+		rig.check("blackhole", fill, healthy, hole, recovering, recovered)
+	})
+}
+
 // Fault 4: connections reset, in mid-reply and on connect.
 func TestRedisFaultConnectionsReset(t *testing.T) {
 	faultAdapters(t, func(t *testing.T, a adapter) {

@@ -138,7 +138,7 @@ func (s soakTally) hotRatio() float64 {
 	return float64(s.hotCached) / float64(s.hot)
 }
 
-// TestSoak runs two instances on one Redis (through a fault proxy) under
+// TestSoak runs an instance per adapter (net/http, echo, gin) on one Redis (through a fault proxy) under
 // mixed traffic for SWRCACHE_SOAK, blackholes Redis in the middle, and checks
 // that clients never see an error or a wrong body, that hot keys are served
 // from the cache outside the fault, and that closing everything leaves no
@@ -188,7 +188,7 @@ func TestSoak(t *testing.T) {
 		srv    *httptest.Server
 	}
 	var instances []instance
-	for range 2 {
+	for _, a := range adapters { // one instance per framework
 		rdb := redistest.Client(t, func(o *redis.Options) { o.Addr = proxy.Addr(); o.PoolSize = 32 })
 		br, err := breaker.New(breaker.Config{
 			SlowCall:    -1, // only errors (timeouts included): -race on 2 cores is slow
@@ -208,7 +208,7 @@ func TestSoak(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(mustNetHTTP(t, engine, cfg)(origin))
+		srv := a.serve(t, engine, cfg, origin)
 		instances = append(instances, instance{rdb, engine, srv})
 	}
 	closed := false
@@ -377,8 +377,8 @@ func TestSoak(t *testing.T) {
 			t.Logf("breaker changes and first Redis errors: %q", tl)
 		}
 	}()
-	t.Logf("soak summary: %v (asked %v), 2 instances, %d workers, fault: blackhole %v from %v, recovery %v",
-		elapsed.Round(time.Second), dur, soakWorkers, faultLen, faultAt.Sub(start).Round(time.Second), soakRecovery)
+	t.Logf("soak summary: %v (asked %v), %d instances (%d adapters), %d workers, fault: blackhole %v from %v, recovery %v",
+		elapsed.Round(time.Second), dur, len(instances), len(adapters), soakWorkers, faultLen, faultAt.Sub(start).Round(time.Second), soakRecovery)
 	t.Logf("  requests %d (before %d, fault+recovery %d, after %d), %.0f/s; errors %d, wrong bodies %d",
 		total.requests, tallies[soakBefore].requests, tallies[soakFault].requests, tallies[soakAfter].requests,
 		float64(total.requests)/elapsed.Seconds(), total.errors, total.wrong)
