@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/swrcache/swrcache/breaker"
+	"github.com/swrcache/swrcache/internal/benchcpu"
 	"github.com/swrcache/swrcache/internal/redistest"
 )
 
@@ -52,6 +53,7 @@ func BenchmarkRawGet(b *testing.B) {
 	e, key := benchSetup(b, false)
 	rdb, ctx := e.cfg.Client, context.Background()
 	b.ResetTimer()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if v, err := rdb.Get(ctx, key).Bytes(); err != nil || len(v) == 0 {
 			b.Fatal(err)
@@ -63,6 +65,7 @@ func BenchmarkLookupHit(b *testing.B) {
 	e, _ := benchSetup(b, true)
 	ctx, k, p := context.Background(), Key{Name: "u"}, Policy{TTL: time.Hour}
 	b.ResetTimer()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if res, err := e.Lookup(ctx, k, p, nil); err != nil || res.Status != StatusHit {
 			b.Fatal(res.Status, err)
@@ -74,6 +77,7 @@ func BenchmarkFetchHit(b *testing.B) {
 	e, _ := benchSetup(b, true)
 	ctx, p := context.Background(), Policy{TTL: time.Hour}
 	b.ResetTimer()
+	defer benchcpu.Start(b)()
 	for b.Loop() {
 		if u, err := Fetch(ctx, e, "u", p, func(context.Context) (user, error) { return user{}, nil }); err != nil || u.ID != 42 {
 			b.Fatal(err)
@@ -85,6 +89,7 @@ func BenchmarkRawGetParallel(b *testing.B) {
 	e, key := benchSetup(b, false)
 	rdb, ctx := e.cfg.Client, context.Background()
 	b.ResetTimer()
+	defer benchcpu.Start(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := rdb.Get(ctx, key).Bytes(); err != nil {
@@ -99,6 +104,7 @@ func BenchmarkFetchHitParallel(b *testing.B) {
 	e, _ := benchSetup(b, true)
 	ctx, p := context.Background(), Policy{TTL: time.Hour}
 	b.ResetTimer()
+	defer benchcpu.Start(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if u, err := Fetch(ctx, e, "u", p, func(context.Context) (user, error) { return user{}, nil }); err != nil || u.ID != 42 {

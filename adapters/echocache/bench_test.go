@@ -13,6 +13,7 @@ import (
 	"github.com/swrcache/swrcache/adapters/echocache"
 	"github.com/swrcache/swrcache/breaker"
 	"github.com/swrcache/swrcache/core"
+	"github.com/swrcache/swrcache/internal/benchcpu"
 	"github.com/swrcache/swrcache/internal/redistest"
 )
 
@@ -43,6 +44,7 @@ func BenchmarkEchoHit(b *testing.B) {
 	req := httptest.NewRequest(http.MethodGet, "/pages/1?lang=en", nil)
 	e.ServeHTTP(httptest.NewRecorder(), req)
 	b.ResetTimer()
+	defer benchcpu.Start(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			w := httptest.NewRecorder()
@@ -71,6 +73,7 @@ func BenchmarkRawGetHandler(b *testing.B) {
 	})
 	req := httptest.NewRequest(http.MethodGet, "/pages/1?lang=en", nil)
 	b.ResetTimer()
+	defer benchcpu.Start(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			w := httptest.NewRecorder()

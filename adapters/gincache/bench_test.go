@@ -13,6 +13,7 @@ import (
 	"github.com/swrcache/swrcache/adapters/gincache"
 	"github.com/swrcache/swrcache/breaker"
 	"github.com/swrcache/swrcache/core"
+	"github.com/swrcache/swrcache/internal/benchcpu"
 	"github.com/swrcache/swrcache/internal/redistest"
 )
 
@@ -66,6 +67,7 @@ func benchmarkGET(b *testing.B, h http.Handler) {
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer benchcpu.Start(b)()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			w := httptest.NewRecorder()
