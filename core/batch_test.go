@@ -242,3 +242,61 @@ func TestSubscribeReceivesInvalidationsFromOtherInstances(t *testing.T) {
 		t.Fatalf("Subscribe returned %v after its context ended, want nil", err)
 	}
 }
+
+// A fill that began before its tag was invalidated must not store what it
+// loaded, even though it was in no tag set when the invalidation ran: its
+// tags are recorded only when it stores, and an HTTP response names its
+// own tags only once the handler has run.
+func TestInvalidateTagsStopsAFillInFlightFromStoringOldData(t *testing.T) {
+	tests := []struct {
+		name       string
+		givenTags  Policy
+		itemTags   []string
+		nestedLoad bool
+	}{
+		{name: "a tag of the policy", givenTags: Policy{TTL: time.Minute, Tags: []string{"user:1"}}},
+		{name: "a tag the loader names", givenTags: Policy{TTL: time.Minute}, itemTags: []string{"user:1"}},
+		{name: "a value a loader stores through a nested lookup", givenTags: Policy{TTL: time.Minute, Tags: []string{"user:1"}}, nestedLoad: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEngine(t, redistest.Client(t), redistest.Prefix(t), nil)
+			started, release := make(chan struct{}), make(chan struct{})
+			done := make(chan Result, 1)
+			go func() {
+				res, _ := e.Lookup(ctx, Key{Name: "k"}, tt.givenTags, func(ctx context.Context) (Item, error) {
+					close(started)
+					<-release
+					old := Item{Value: []byte("loaded before the write"), Tags: tt.itemTags}
+					if tt.nestedLoad {
+						// Stores the value read above under another key, as the
+						// HTTP layer stores a Vary variant.
+						res, _ := e.Lookup(ctx, Key{Name: "variant"}, tt.givenTags, func(context.Context) (Item, error) { return old, nil })
+						done <- res
+					}
+					return old, nil
+				})
+				done <- res
+			}()
+			<-started
+			if err := e.InvalidateTags(ctx, "user:1"); err != nil {
+				t.Fatal(err)
+			}
+			close(release)
+			if tt.nestedLoad {
+				if res := <-done; res.Stored {
+					t.Fatal("a nested lookup stored a value read before the invalidation")
+				}
+			}
+			if res := <-done; res.Stored {
+				t.Fatal("a fill that began before the invalidation stored its value")
+			}
+			fresh := Item{Value: []byte("loaded after the write"), Tags: tt.itemTags}
+			res, err := e.Lookup(ctx, Key{Name: "k"}, tt.givenTags, func(context.Context) (Item, error) { return fresh, nil })
+			if err != nil || res.Status != StatusMiss || !res.Stored || string(res.Value) != string(fresh.Value) {
+				t.Fatalf("the next fill: %q %v stored=%v err=%v; want the new value, stored", res.Value, res.Status, res.Stored, err)
+			}
+		})
+	}
+}

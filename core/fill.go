@@ -90,7 +90,7 @@ func (e *Engine) shared(parent context.Context, k Key, p Policy, load Loader, ch
 		return e.loadOnly(ctx, k, load, StatusBypass, bypass)
 	}
 	token := newToken()
-	won, ent, err := e.acquire(ctx, k, token, check)
+	won, ent, epoch, err := e.acquire(ctx, k, token, check)
 	switch {
 	case err != nil:
 		return e.loadOnly(ctx, k, load, StatusBypass, bypassDetail(err))
@@ -105,7 +105,8 @@ func (e *Engine) shared(parent context.Context, k Key, p Policy, load Loader, ch
 	case !won:
 		return e.loadOnly(ctx, k, load, StatusMiss, "lock-wait-timeout")
 	}
-	item, took, err := e.load(ctx, k, load, EventLoadFailed)
+	epoch = outerEpoch(parent, epoch)
+	item, took, err := e.load(withEpoch(ctx, epoch), k, load, EventLoadFailed)
 	if err != nil || item.NoStore {
 		e.unlock(ctx, k, token)
 		if err != nil {
@@ -113,7 +114,7 @@ func (e *Engine) shared(parent context.Context, k Key, p Policy, load Loader, ch
 		}
 		return &filled{res: Result{Value: item.Value, Status: StatusMiss}, noStore: true}, nil
 	}
-	ent, stored := e.store(ctx, k, p, item, took, token)
+	ent, stored := e.store(ctx, k, p, item, took, token, epoch)
 	res := Result{Value: item.Value, Status: StatusMiss, Stored: stored}
 	if stored {
 		res.StoredAt, res.FreshUntil = time.UnixMilli(ent.StoredAt), time.UnixMilli(ent.FreshUntil)
@@ -122,6 +123,24 @@ func (e *Engine) shared(parent context.Context, k Key, p Policy, load Loader, ch
 		e.unlock(ctx, k, token)
 	}
 	return &filled{res: res}, nil
+}
+
+// epochKey marks the context of a load with the invalidation epoch its fill
+// read before it began.
+type epochKey struct{}
+
+func withEpoch(ctx context.Context, epoch int64) context.Context {
+	return context.WithValue(ctx, epochKey{}, epoch)
+}
+
+// outerEpoch returns the older of epoch and that of a fill whose load ctx
+// runs in: a loader that stores a value it read earlier, through a nested
+// lookup (the HTTP layer stores a Vary variant so), stores it as of then.
+func outerEpoch(ctx context.Context, epoch int64) int64 {
+	if outer, ok := ctx.Value(epochKey{}).(int64); ok {
+		return min(outer, epoch)
+	}
+	return epoch
 }
 
 // loadOnly loads without Redis.

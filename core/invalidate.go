@@ -40,12 +40,26 @@ func (e *Engine) Invalidate(ctx context.Context, keys ...string) error {
 // InvalidateTags removes every item stored with any of tags, and their fill
 // locks, walking each tag set with SSCAN (never a keyspace SCAN), then
 // publishes an Invalidation.
+//
+// A fill in flight may not be in a tag set yet: it records its tags only
+// when it stores, and an HTTP response names its tags only once the handler
+// has run. So every fill reads an invalidation epoch when it takes its lock,
+// before it loads; InvalidateTags increments the epoch and raises each
+// tag's mark to the new value, then scans. A fill records its tags and
+// reads their marks in one pipeline before it stores: a mark above its
+// epoch means the tag was invalidated after its load began, and it stores
+// nothing. If it read the marks before they were raised, it had recorded
+// its tags before that too, so the scan that follows finds its key and
+// deletes the entry, or the lock (then the store is refused).
 func (e *Engine) InvalidateTags(ctx context.Context, tags ...string) error {
 	tags = dedupe(tags)
 	for _, t := range tags {
 		if err := validTag(t); err != nil {
 			return err
 		}
+	}
+	if err := e.markTags(ctx, tags); err != nil {
+		return err
 	}
 	for _, t := range tags {
 		if err := e.invalidateTag(ctx, t); err != nil {
@@ -56,6 +70,37 @@ func (e *Engine) InvalidateTags(ctx context.Context, tags ...string) error {
 		return nil
 	}
 	return e.publish(ctx, Invalidation{Tags: tags})
+}
+
+// markMember is the one member of a tag's mark, a sorted set so that ZADD
+// GT only ever raises it, whatever order concurrent invalidations land in.
+const markMember = "epoch"
+
+// markTags increments the invalidation epoch and raises each tag's mark to
+// it, for as long as a fill that read an older epoch may still be loading.
+func (e *Engine) markTags(ctx context.Context, tags []string) error {
+	if len(tags) == 0 {
+		return nil
+	}
+	life := e.cfg.LoadTimeout + e.cfg.LockTTL
+	err := e.call(ctx, "", func(ctx context.Context) error {
+		epoch, err := e.rdb.Incr(ctx, e.epochKey()).Result()
+		if err != nil {
+			return err
+		}
+		pipe := e.rdb.Pipeline()
+		for _, t := range tags {
+			mk := e.markKey(t)
+			pipe.ZAddArgs(ctx, mk, redis.ZAddArgs{GT: true, Members: []redis.Z{{Score: float64(epoch), Member: markMember}}})
+			pipe.PExpire(ctx, mk, life)
+		}
+		_, err = pipe.Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("core: invalidate tags: %w", err)
+	}
+	return nil
 }
 
 func (e *Engine) invalidateTag(ctx context.Context, tag string) error {

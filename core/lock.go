@@ -16,14 +16,16 @@ import (
 func newToken() string { return rand.Text() }
 
 // tryLock tries once to take k's lock and, in the same round trip, reads
-// k's entry. ent is the entry only if it is fresh.
-func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]byte) error) (won bool, ent *entry, err error) {
+// k's entry and the invalidation epoch (see InvalidateTags). ent is the
+// entry only if it is fresh.
+func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]byte) error) (won bool, ent *entry, epoch int64, err error) {
 	var raw []byte
 	ek := e.entryKey(k.Name)
 	err = e.call(ctx, k.Name, func(ctx context.Context) error {
 		pipe := e.rdb.Pipeline()
 		set := pipe.SetArgs(ctx, lockKey(ek), token, redis.SetArgs{Mode: "NX", TTL: e.cfg.LockTTL})
 		get := pipe.Get(ctx, ek)
+		ep := pipe.Get(ctx, e.epochKey())
 		_, _ = pipe.Exec(ctx) // each command's own error is checked below
 		if err := set.Err(); err != nil && !errors.Is(err, redis.Nil) {
 			return err
@@ -32,11 +34,14 @@ func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
+		if epoch, err = ep.Int64(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
 		won, raw = set.Err() == nil, b
 		return nil
 	})
 	if err != nil {
-		return false, nil, err
+		return false, nil, 0, err
 	}
 	if raw != nil {
 		// Quiet: a corrupt entry here was reported by the read that led here.
@@ -45,34 +50,34 @@ func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]
 			ent = nil
 		}
 	}
-	return won, ent, nil
+	return won, ent, epoch, nil
 }
 
 // acquire takes k's lock, or waits for the instance holding it to store a
 // fresh entry. It polls with jittered, growing pauses, trying the lock each
 // time, so that when the holder stalls past the lock's TTL a waiter takes
 // over. A lock this process failed to release earlier is released first.
-// It gives up after LockWait with (false, nil, nil).
-func (e *Engine) acquire(ctx context.Context, k Key, token string, check func([]byte) error) (won bool, ent *entry, err error) {
-	won, ent, err = e.tryLock(ctx, k, token, check)
+// It gives up after LockWait with (false, nil, 0, nil).
+func (e *Engine) acquire(ctx context.Context, k Key, token string, check func([]byte) error) (won bool, ent *entry, epoch int64, err error) {
+	won, ent, epoch, err = e.tryLock(ctx, k, token, check)
 	if err == nil && !won && ent == nil && e.reclaim(ctx, k) {
-		won, ent, err = e.tryLock(ctx, k, token, check)
+		won, ent, epoch, err = e.tryLock(ctx, k, token, check)
 	}
 	if err != nil || won || ent != nil {
-		return won, ent, err
+		return won, ent, epoch, err
 	}
 	e.emit(ctx, Event{Kind: EventLockContended, Key: k.Name})
 	deadline := time.Now().Add(e.cfg.LockWait)
 	for pause := 5 * time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 100*time.Millisecond) {
 		if err := e.sleep(ctx, pause); err != nil {
-			return false, nil, err
+			return false, nil, 0, err
 		}
-		won, ent, err = e.tryLock(ctx, k, token, check)
+		won, ent, epoch, err = e.tryLock(ctx, k, token, check)
 		if err != nil || won || ent != nil {
-			return won, ent, err
+			return won, ent, epoch, err
 		}
 	}
-	return false, nil, nil
+	return false, nil, 0, nil
 }
 
 // sleep waits for a random time in [d/2, d), or until ctx ends.
@@ -89,8 +94,11 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 
 // store writes item as k's entry, if token still holds k's lock, and
 // releases the lock. Its tags are recorded first, so an entry is never in
-// Redis without the tag sets that can invalidate it.
-func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took time.Duration, token string) (*entry, bool) {
+// Redis without the tag sets that can invalidate it; and if one of them was
+// invalidated after the invalidation epoch read when the lock was taken
+// (before the load began), the value may predate the change that
+// invalidation announced, and nothing is stored.
+func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took time.Duration, token string, epoch int64) (*entry, bool) {
 	now := e.now()
 	ent := newEntry(k, p, item.Value, e.tags(ctx, k, p, item), now, took)
 	raw, err := ent.encode()
@@ -102,7 +110,10 @@ func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took tim
 	ek := e.entryKey(k.Name)
 	stored := false
 	err = e.call(ctx, k.Name, func(ctx context.Context) error {
-		if err := e.tagEntry(ctx, ek, ent.Tags, ttl); err != nil {
+		if stale, err := e.tagEntry(ctx, ek, ent.Tags, ttl, epoch); err != nil || stale {
+			if stale {
+				e.emit(ctx, Event{Kind: EventInvalidate, Key: k.Name, Detail: "fill not stored: a tag was invalidated while it loaded"})
+			}
 			return err
 		}
 		var err error
@@ -129,15 +140,29 @@ func (e *Engine) tags(ctx context.Context, k Key, p Policy, item Item) []string 
 	return tags
 }
 
-// tagEntry records entry key ek in the set of each tag, in one pipeline.
-func (e *Engine) tagEntry(ctx context.Context, ek string, tags []string, ttl time.Duration) error {
+// tagEntry records entry key ek in the set of each tag and, in the same
+// pipeline, reads each tag's invalidation mark. It reports whether a tag
+// was invalidated after epoch: see InvalidateTags for why that, and the
+// lock, leave no window for a stale store.
+func (e *Engine) tagEntry(ctx context.Context, ek string, tags []string, ttl time.Duration, epoch int64) (stale bool, err error) {
 	if len(tags) == 0 {
-		return nil
+		return false, nil
 	}
 	pipe := e.rdb.Pipeline()
 	e.queueTags(ctx, pipe, ek, tags, ttl)
-	_, err := pipe.Exec(ctx)
-	return err
+	marks := make([]*redis.FloatCmd, len(tags))
+	for i, t := range tags {
+		marks[i] = pipe.ZScore(ctx, e.markKey(t), markMember)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return false, err
+	}
+	for _, m := range marks {
+		if at, err := m.Result(); err == nil && int64(at) > epoch {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // queueTags queues on pipe the commands that record ek in the set of each

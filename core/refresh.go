@@ -45,9 +45,9 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, load Loader
 	ctx, cancel := context.WithTimeout(context.WithValue(parent, refreshingKey{}, true), e.cfg.LoadTimeout)
 	defer cancel()
 	token := newToken()
-	won, ent, err := e.tryLock(ctx, k, token, nil)
+	won, ent, epoch, err := e.tryLock(ctx, k, token, nil)
 	if err == nil && !won && e.reclaim(ctx, k) {
-		won, ent, err = e.tryLock(ctx, k, token, nil)
+		won, ent, epoch, err = e.tryLock(ctx, k, token, nil)
 	}
 	switch {
 	case err != nil:
@@ -59,7 +59,8 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, load Loader
 		e.unlock(ctx, k, token) // another instance refreshed it already
 		return
 	}
-	item, took, err := e.load(ctx, k, load, EventRefreshFailed)
+	epoch = outerEpoch(parent, epoch)
+	item, took, err := e.load(withEpoch(ctx, epoch), k, load, EventRefreshFailed)
 	if err != nil || item.NoStore {
 		e.unlock(ctx, k, token) // a failure was reported by load
 		if err == nil {
@@ -67,7 +68,7 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, load Loader
 		}
 		return
 	}
-	if _, stored := e.store(ctx, k, p, item, took, token); !stored {
+	if _, stored := e.store(ctx, k, p, item, took, token, epoch); !stored {
 		e.unlock(ctx, k, token)
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Key: k.Name, Duration: took, Err: errNotStored})
 		return
