@@ -58,6 +58,9 @@ func TestColdKeyIsLoadedOnceAcrossInstances(t *testing.T) {
 func TestStalledLockHolderIsOvertakenAndReleasesNothingElse(t *testing.T) {
 	ns := redistest.Prefix(t)
 	rdb := redistest.Client(t)
+	if redistest.Embedded() {
+		t.Skip("the embedded miniredis expires keys only when its clock is moved, not as time passes")
+	}
 	short := func(c *Config) { c.LockTTL = 200 * time.Millisecond; c.LockWait = 5 * time.Second }
 	a := newEngine(t, redistest.Client(t), ns, short)
 	b := newEngine(t, redistest.Client(t), ns, short)
