@@ -125,19 +125,19 @@ func (e *Engine) shared(parent context.Context, k Key, p Policy, load Loader, ch
 	return &filled{res: res}, nil
 }
 
-// epochKey marks the context of a load with the invalidation epoch its fill
+// fillEpochKey marks the context of a load with the invalidation epoch its fill
 // read before it began.
-type epochKey struct{}
+type fillEpochKey struct{}
 
 func withEpoch(ctx context.Context, epoch int64) context.Context {
-	return context.WithValue(ctx, epochKey{}, epoch)
+	return context.WithValue(ctx, fillEpochKey{}, epoch)
 }
 
 // outerEpoch returns the older of epoch and that of a fill whose load ctx
 // runs in: a loader that stores a value it read earlier, through a nested
 // lookup (the HTTP layer stores a Vary variant so), stores it as of then.
 func outerEpoch(ctx context.Context, epoch int64) int64 {
-	if outer, ok := ctx.Value(epochKey{}).(int64); ok {
+	if outer, ok := ctx.Value(fillEpochKey{}).(int64); ok {
 		return min(outer, epoch)
 	}
 	return epoch
