@@ -417,55 +417,35 @@ func TestRedisFaultKilledMidLoadThenRestartedEmpty(t *testing.T) {
 	})
 }
 
-// Fault 3: every Redis command slowed to 300ms, past OpTimeout.
-func TestRedisFaultSlow(t *testing.T) {
-	faultAdapters(t, func(t *testing.T, a adapter) {
-		r := redistest.StartServer(t)
-		proxy := faultproxy.Start(t, r.Addr())
-		rig := newFaultRig(t, a, proxy.Addr())
-		fill, healthy := rig.warm()
-		rig.phase("slow", nil)
-		proxy.SetLatency(300 * time.Millisecond)
-		rig.until("bypassed bursts with Redis slow", openBursts(30))
-		proxy.Heal()
-		slow := rig.phase("recovering", nil)
-		recovering, recovered := rig.recover()
-		rig.check("slow", fill, healthy, slow, recovering, recovered)
-	})
-}
-
-// Fault 3b: Redis blackholed: connections stay open, nothing comes back.
-func TestRedisFaultBlackholed(t *testing.T) {
-	faultAdapters(t, func(t *testing.T, a adapter) {
-		r := redistest.StartServer(t)
-		proxy := faultproxy.Start(t, r.Addr())
-		rig := newFaultRig(t, a, proxy.Addr())
-		fill, healthy := rig.warm()
-		rig.phase("blackhole", nil)
-		proxy.Blackhole()
-		rig.until("bypassed bursts with Redis blackholed", openBursts(30))
-		proxy.Heal()
-		hole := rig.phase("recovering", nil)
-		recovering, recovered := rig.recover()
-		rig.check("blackhole", fill, healthy, hole, recovering, recovered)
-	})
-}
-
-// Fault 4: connections reset, in mid-reply and on connect.
-func TestRedisFaultConnectionsReset(t *testing.T) {
-	faultAdapters(t, func(t *testing.T, a adapter) {
-		r := redistest.StartServer(t)
-		proxy := faultproxy.Start(t, r.Addr())
-		rig := newFaultRig(t, a, proxy.Addr())
-		fill, healthy := rig.warm()
-		rig.phase("reset", nil)
-		proxy.Reset()
-		rig.until("bypassed bursts with connections reset", openBursts(30))
-		proxy.Heal()
-		reset := rig.phase("recovering", nil)
-		recovering, recovered := rig.recover()
-		rig.check("reset", fill, healthy, reset, recovering, recovered)
-	})
+// Faults 3 and 4: Redis behind a proxy that slows every command to 300ms
+// (past OpTimeout), blackholes it (connections stay open, nothing comes
+// back), or resets connections in mid-reply and on connect.
+func TestRedisFaultThroughTheProxy(t *testing.T) {
+	faults := []struct {
+		name   string
+		inject func(p *faultproxy.Proxy)
+	}{
+		{"slow", func(p *faultproxy.Proxy) { p.SetLatency(300 * time.Millisecond) }},
+		{"blackhole", func(p *faultproxy.Proxy) { p.Blackhole() }},
+		{"reset", func(p *faultproxy.Proxy) { p.Reset() }},
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			faultAdapters(t, func(t *testing.T, a adapter) {
+				r := redistest.StartServer(t)
+				proxy := faultproxy.Start(t, r.Addr())
+				rig := newFaultRig(t, a, proxy.Addr())
+				fill, healthy := rig.warm()
+				rig.phase(f.name, nil)
+				f.inject(proxy)
+				rig.until("bypassed bursts with Redis "+f.name, openBursts(30))
+				proxy.Heal()
+				faulty := rig.phase("recovering", nil)
+				recovering, recovered := rig.recover()
+				rig.check(f.name, fill, healthy, faulty, recovering, recovered)
+			})
+		})
+	}
 }
 
 // Fault 5: Redis full (maxmemory, noeviction): every write fails with OOM.

@@ -143,36 +143,33 @@ func (e *Engine) unlock(ctx context.Context, k Key, token string) {
 func (e *Engine) unlockMany(ctx context.Context, keys []string, token string) {
 	ctx = context.WithoutCancel(ctx)
 	for _, chunk := range chunks(keys, batchSize) {
-		if !e.scripts.usable() {
-			for _, key := range chunk {
-				e.unlock(ctx, Key{Name: key}, token)
-			}
-			continue
-		}
-		err := e.call(ctx, "", func(ctx context.Context) error {
-			pipe := e.rdb.Pipeline()
-			cmds := make([]*redis.Cmd, len(chunk))
-			for i, key := range chunk {
-				cmds[i] = unlockScript.Eval(ctx, pipe, []string{lockKey(e.entryKey(key))}, token)
-			}
-			_, _ = pipe.Exec(ctx) // each command's own error is checked below
-			for _, cmd := range cmds {
-				if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
-					return err
+		if e.scripts.usable() {
+			err := e.call(ctx, "", func(ctx context.Context) error {
+				pipe := e.rdb.Pipeline()
+				cmds := make([]*redis.Cmd, len(chunk))
+				for i, key := range chunk {
+					cmds[i] = unlockScript.Eval(ctx, pipe, []string{lockKey(e.entryKey(key))}, token)
 				}
+				_, _ = pipe.Exec(ctx) // each command's own error is checked below
+				for _, cmd := range cmds {
+					if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+						return err
+					}
+				}
+				return nil
+			})
+			if err == nil {
+				continue
 			}
-			return nil
-		})
-		switch {
-		case err == nil:
-		case e.scripts.refused(err):
-			for _, key := range chunk {
-				e.unlock(ctx, Key{Name: key}, token)
+			if !e.scripts.refused(err) {
+				for _, key := range chunk {
+					e.orphans.add(lockKey(e.entryKey(key)), token, e.cfg.LockTTL)
+				}
+				continue
 			}
-		default:
-			for _, key := range chunk {
-				e.orphans.add(lockKey(e.entryKey(key)), token, e.cfg.LockTTL)
-			}
+		}
+		for _, key := range chunk { // one at a time, with the WATCH fallback
+			e.unlock(ctx, Key{Name: key}, token)
 		}
 	}
 }
