@@ -19,7 +19,7 @@ func init() { adapters = append(adapters, adapter{name: "echo", serve: serveEcho
 // registered).
 func serveEcho(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handler) *httptest.Server {
 	t.Helper()
-	mw, err := echocache.New(e, echocache.Config{Policy: cfg})
+	mw, err := echocache.New(e, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,8 @@ func serveGin(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handle
 	t.Helper()
 	r := gin.New()
 	r.Use(gin.RecoveryWithWriter(io.Discard))
-	mw, err := gincache.New(e, r, cfg)
+	cfg.Router = r
+	mw, err := gincache.New(e, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swrcache/swrcache/core"
 	"github.com/swrcache/swrcache/keyfunc"
 	"github.com/swrcache/swrcache/middleware"
 )
@@ -32,7 +33,7 @@ type client struct {
 }
 
 func baseConfig() middleware.Config {
-	return middleware.Config{TTL: time.Minute, Key: keyfunc.Spec{Resource: "things"}}
+	return middleware.Config{Policy: core.Policy{TTL: time.Minute}, Key: keyfunc.Spec{Resource: "things"}}
 }
 
 // handler writes status, the headers in h (multi-valued, in order) and a

@@ -87,7 +87,7 @@ func serveNetHTTPRecovering(t *testing.T, e *core.Engine, cfg middleware.Config,
 // module does not require.)
 func serveEchoRecovering(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handler, seen *panicLog) *httptest.Server {
 	t.Helper()
-	mw, err := echocache.New(e, echocache.Config{Policy: cfg})
+	mw, err := echocache.New(e, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,8 @@ func serveGinRecovering(t *testing.T, e *core.Engine, cfg middleware.Config, h h
 		seen.add(v)
 		c.AbortWithStatus(http.StatusInternalServerError)
 	}))
-	mw, err := gincache.New(e, r, cfg)
+	cfg.Router = r
+	mw, err := gincache.New(e, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,28 +221,31 @@ func TestAPanickingHandlerReachesTheFrameworksRecoveryAndIsNotStored(t *testing.
 				on.Store(true)
 				srv := serve(t, newEngine(t, nil), baseConfig(), panicking(&on, &calls, partial), &seen)
 
+				leaders := 0
 				for i, o := range concurrently(srv, 10, "/cold") {
 					switch {
 					case o.hung():
 						t.Fatalf("waiter %d still waiting after %v", i, hangAfter)
-					case o.err != nil: // a closed connection
-					case o.status == http.StatusInternalServerError:
-					case partial != "" && o.body == partial && !fromCache(o.reply):
-						// What the framework itself sends for a route that
-						// wrote before panicking (gin's recovery cannot
-						// change a status already sent), to this client only.
+					case strings.Contains(o.cacheStatus(), "collapsed; detail=panic") && o.status == http.StatusInternalServerError:
+						// Waited on the fill: an error response, no handler call.
+					case !strings.Contains(o.cacheStatus(), "collapsed") && !o.hit():
+						// Ran the handler itself: what its framework's recovery
+						// sends, a 500, since the part written before the panic
+						// was small enough to be held until the fill was over.
+						leaders++
+						if o.err == nil && (o.status != http.StatusInternalServerError || strings.Contains(o.body, "partial")) {
+							t.Errorf("the request that ran the handler got %d %q, want the recovery's 500", o.status, o.body)
+						}
 					default:
-						t.Errorf("waiter %d got %d %q (%s), want the recovery's 500", i, o.status, o.body, o.cacheStatus())
+						t.Errorf("waiter %d got %d %q (%s), want the recovery's or the cache's 500", i, o.status, o.body, o.cacheStatus())
 					}
+				}
+				if leaders != 1 || calls.Load() != 1 {
+					t.Errorf("%d requests ran the handler, %d calls; want one of each", leaders, calls.Load())
 				}
 				got := seen.seen()
-				if len(got) == 0 {
-					t.Fatal("the framework's recovery saw no panic")
-				}
-				for _, v := range got {
-					if v != "kaboom" {
-						t.Fatalf("the recovery saw %v, want the handler's value", v)
-					}
+				if len(got) != 1 || got[0] != "kaboom" {
+					t.Fatalf("the framework's recovery saw %v, want the handler's one panic", got)
 				}
 
 				on.Store(false)
@@ -262,7 +266,8 @@ func fromCache(r reply) bool {
 }
 
 // Without a recovery of its own, a net/http server recovers a panic per
-// connection and closes it: every waiter's connection closes, none hangs.
+// connection and closes it: the connection of the request that ran the
+// handler closes; those that waited on it get a 500; none hangs.
 func TestAPanicWithoutRecoveryClosesTheConnection(t *testing.T) {
 	var on atomic.Bool
 	var calls atomic.Int32
@@ -273,10 +278,19 @@ func TestAPanicWithoutRecoveryClosesTheConnection(t *testing.T) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
+	closed := 0
 	for i, o := range concurrently(srv, 10, "/cold") {
-		if o.hung() || o.err == nil {
-			t.Fatalf("waiter %d: %v, %d %q; want a closed connection", i, o.err, o.status, o.body)
+		switch {
+		case o.hung():
+			t.Fatalf("waiter %d still waiting after %v", i, hangAfter)
+		case o.err != nil:
+			closed++
+		case o.status != http.StatusInternalServerError || !strings.Contains(o.cacheStatus(), "detail=panic"):
+			t.Fatalf("waiter %d: %d %q (%s); want a closed connection or the cache's 500", i, o.status, o.body, o.cacheStatus())
 		}
+	}
+	if closed != 1 {
+		t.Fatalf("%d connections closed, want the one whose request ran the handler", closed)
 	}
 	on.Store(false)
 	before := calls.Load()
@@ -285,10 +299,14 @@ func TestAPanicWithoutRecoveryClosesTheConnection(t *testing.T) {
 	}
 }
 
-func TestAHandlerPastLoadTimeoutFailsItsCallersAndIsNotStored(t *testing.T) {
-	// While slow is set the handler outlasts LoadTimeout; it answers 503
-	// when its context ends, as handlers that respect it do, or "late" if
-	// it ever got the time. Else it answers "fast" at once.
+// A fill runs on the request that leads it, as the handler would without
+// the cache: a handler that outlasts its clients sees their contexts end.
+// What it makes then is not stored, each client leaving hands the fill to
+// one still waiting, and nothing is left behind, the lock included.
+func TestAHandlerThatOutlastsItsClientsIsNotStored(t *testing.T) {
+	// While slow is set the handler takes 2s; it answers 503 when its
+	// context ends, as handlers that respect it do, or "late" if it ever
+	// got the time. Else it answers "fast" at once.
 	handler := func(slow *atomic.Bool, calls *atomic.Int32) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			calls.Add(1)
@@ -308,24 +326,26 @@ func TestAHandlerPastLoadTimeoutFailsItsCallersAndIsNotStored(t *testing.T) {
 			var slow atomic.Bool
 			var calls atomic.Int32
 			slow.Store(true)
-			e := newEngine(t, func(c *core.Config) { c.LoadTimeout = 300 * time.Millisecond })
-			srv := a.serve(t, e, baseConfig(), handler(&slow, &calls))
+			srv := a.serve(t, newEngine(t, nil), baseConfig(), handler(&slow, &calls))
 			for round := range 2 { // the second finds nothing stored
-				for i, o := range concurrently(srv, 5, "/slow") {
-					switch {
-					case o.hung():
-						t.Fatalf("round %d, caller %d still waiting after %v", round, i, hangAfter)
-					case o.err != nil:
-						t.Fatalf("round %d, caller %d: %v", round, i, o.err)
-					case o.hit():
-						t.Fatalf("round %d, caller %d got a hit (%s): the timed-out response was stored", round, i, o.cacheStatus())
-					case o.status < 500 && o.body != "late":
-						t.Fatalf("round %d, caller %d got %d %q (%s), want a 5xx or the handler's response", round, i, o.status, o.body, o.cacheStatus())
-					}
+				var wg sync.WaitGroup
+				for i := range 5 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						ctx, cancel := context.WithTimeout(context.Background(), time.Duration(100*(i+1))*time.Millisecond)
+						defer cancel()
+						if o := try(ctx, srv, "/slow"); o.err == nil {
+							t.Errorf("round %d, client %d got %d %q (%s) before its deadline, want to give up", round, i, o.status, o.body, o.cacheStatus())
+						}
+					}()
 				}
+				wg.Wait()
 			}
-			// The timed-out fill left nothing behind, its lock included: the
-			// next fill runs at once, with all of LoadTimeout.
+			if n := calls.Load(); n < 2 || n > 10 {
+				t.Fatalf("%d handler calls for two rounds of five clients leaving one after another, want the fill handed on", n)
+			}
+			// Nothing was stored and no lock is left: the next fill runs at once.
 			slow.Store(false)
 			if r := get(t, srv, "/slow"); r.body != "fast" || r.cacheStatus() != "swrcache; fwd=uri-miss; stored" {
 				t.Fatalf("once the handler is fast again: %d %q (%s), want its response stored", r.status, r.body, r.cacheStatus())
@@ -434,8 +454,9 @@ func TestAClientLeavingMidFillDoesNotFailTheOthersWaiting(t *testing.T) {
 			if b.err != nil || b.status != http.StatusOK || b.body != "the full response" {
 				t.Fatalf("client B: %v, %d %q (%s); want the full response", b.err, b.status, b.body, b.cacheStatus())
 			}
-			if calls.Load() != 1 {
-				t.Fatalf("%d handler calls, want 1", calls.Load())
+			// A's request ran the handler; when A left, B led the fill again.
+			if calls.Load() != 2 {
+				t.Fatalf("%d handler calls, want A's and then B's", calls.Load())
 			}
 			if r := get(t, srv, "/cold"); !r.hit() || r.body != "the full response" {
 				t.Fatalf("third request: %q (%s), want a hit", r.body, r.cacheStatus())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,7 +27,7 @@ const batchSize = 50
 // served stale, and FetchMany returns what it has with the error.
 func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 	load func(ctx context.Context, missing []string) (map[string]T, error)) (map[string]T, error) {
-	if err := p.validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	decode := decoder[T](e.cfg.Codec)
@@ -106,7 +107,7 @@ func fillMany[T any](ctx context.Context, e *Engine, missing []string, p Policy,
 func callMany[T any](fn func() (map[string]T, error)) (vals map[string]T, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = &PanicError{Value: r}
+			err = &PanicError{Value: r, Stack: debug.Stack()}
 		}
 	}()
 	return fn()
@@ -137,27 +138,26 @@ func staleManyIfError[T any](ctx context.Context, e *Engine, missing []string, o
 
 // readChunk GETs keys in one pipeline; a nil slot is a missing key.
 func (e *Engine) readChunk(ctx context.Context, keys []string) ([][]byte, error) {
-	raws := make([][]byte, len(keys))
-	err := e.call(ctx, "", func(ctx context.Context) error {
+	return call(ctx, e, "", func(ctx context.Context) ([][]byte, error) {
 		pipe := e.rdb.Pipeline()
 		cmds := make([]*redis.StringCmd, len(keys))
 		for i, key := range keys {
 			cmds[i] = pipe.Get(ctx, e.entryKey(key))
 		}
 		_, _ = pipe.Exec(ctx) // each command's own error is checked below
+		raws := make([][]byte, len(keys))
 		for i, cmd := range cmds {
 			b, err := cmd.Bytes()
 			switch {
 			case errors.Is(err, redis.Nil):
 			case err != nil:
-				return err
+				return nil, err
 			default:
 				raws[i] = b
 			}
 		}
-		return nil
+		return raws, nil
 	})
-	return raws, err
 }
 
 // storeMany writes items, 50 to a pipeline, without locks.
@@ -167,21 +167,17 @@ func (e *Engine) storeMany(ctx context.Context, p Policy, items map[string][]byt
 		keys = append(keys, k)
 	}
 	for _, chunk := range chunks(keys, batchSize) {
-		_ = e.call(ctx, "", func(ctx context.Context) error {
+		_, _ = call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
 			now := e.now()
 			pipe := e.rdb.Pipeline()
 			for _, key := range chunk {
 				ent := newEntry(Key{Name: key}, p, items[key], p.Tags, now, took)
-				raw, err := ent.encode()
-				if err != nil {
-					return err
-				}
 				ek, ttl := e.entryKey(key), ent.redisTTL(now)
 				e.queueTags(ctx, pipe, ek, p.Tags, ttl)
-				pipe.Set(ctx, ek, raw, ttl)
+				pipe.Set(ctx, ek, ent.encode(), ttl)
 			}
 			_, err := pipe.Exec(ctx)
-			return err
+			return struct{}{}, err
 		})
 	}
 }

@@ -22,11 +22,15 @@ func TestCloseWaitsForRunningRefreshes(t *testing.T) {
 	}
 	clk.Add(2 * time.Second)
 	started, release := make(chan struct{}), make(chan struct{})
-	if _, err := e.Lookup(context.Background(), k, p, func(context.Context) (Item, error) {
+	if _, err := e.Lookup(context.Background(), k, p, LoaderFunc(func(ctx context.Context) (Item, error) {
 		close(started)
-		<-release
+		select { // bounded, so a failing test cannot hang the suite
+		case <-release:
+		case <-ctx.Done():
+		case <-time.After(15 * time.Second):
+		}
 		return Item{Value: []byte("v2")}, nil
-	}); err != nil {
+	})); err != nil {
 		t.Fatal(err)
 	}
 	<-started
@@ -43,7 +47,10 @@ func TestCloseWaitsForRunningRefreshes(t *testing.T) {
 		t.Fatalf("refresh after Close: %+v, want one skipped as closed", skips)
 	}
 	close(release)
-	waitFor(t, "the refresh to finish", func() bool { return rec.count(EventRefreshOK) == 1 })
+	waitFor(t, "the refresh to finish", func() bool { return rec.count(EventRefreshOK)+rec.count(EventRefreshFailed) == 1 })
+	if rec.count(EventRefreshOK) != 1 {
+		t.Fatalf("the refresh failed: %+v", rec.all(EventRefreshFailed))
+	}
 }
 
 func TestCloseReturnsOnceEverythingFinished(t *testing.T) {
@@ -56,11 +63,11 @@ func TestCloseReturnsOnceEverythingFinished(t *testing.T) {
 	}
 	clk.Add(2 * time.Second)
 	refreshed := make(chan struct{})
-	_, _ = e.Lookup(context.Background(), Key{Name: "k"}, p, func(context.Context) (Item, error) {
+	_, _ = e.Lookup(context.Background(), Key{Name: "k"}, p, LoaderFunc(func(context.Context) (Item, error) {
 		time.Sleep(100 * time.Millisecond)
 		close(refreshed)
 		return Item{Value: []byte("v2")}, nil
-	})
+	}))
 	if err := e.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -71,5 +78,69 @@ func TestCloseReturnsOnceEverythingFinished(t *testing.T) {
 	}
 	if err := e.Close(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("second Close: %v, want ErrClosed", err)
+	}
+}
+
+// A Fetch whose every caller gave up still runs its fill to the end, on a
+// goroutine of the engine, and stores; Close waits for it.
+func TestCloseWaitsForAFetchFillItsCallersAbandoned(t *testing.T) {
+	e := newEngine(t, redistest.Client(t), redistest.Prefix(t), nil)
+	started, finished := make(chan struct{}), make(chan struct{})
+	impatient, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 1)
+	go func() {
+		_, err := Fetch(impatient, e, "k", Policy{TTL: time.Minute}, func(context.Context) (string, error) {
+			close(started)
+			time.Sleep(200 * time.Millisecond)
+			close(finished)
+			return "v", nil
+		})
+		errs <- err
+	}()
+	<-started
+	cancel()
+	if err := <-errs; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the caller that gave up: %v, want context.Canceled", err)
+	}
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-finished:
+	default:
+		t.Fatal("Close returned while the fill was still loading")
+	}
+	v, err := Fetch(context.Background(), e, "k", Policy{TTL: time.Minute}, func(context.Context) (string, error) { return "unused", nil })
+	if err != nil || v != "v" {
+		t.Fatalf("after Close: %q %v, want the abandoned fill's value, stored", v, err)
+	}
+}
+
+// A Lookup's fill runs on its leader's goroutine; Close waits for it too,
+// store included, so the client may be closed right after.
+func TestCloseWaitsForALookupFillOnItsCallersGoroutine(t *testing.T) {
+	rdb := redistest.Client(t)
+	e := newEngine(t, rdb, redistest.Prefix(t), nil)
+	started := make(chan struct{})
+	done := make(chan Result, 1)
+	go func() {
+		res, _ := e.Lookup(context.Background(), Key{Name: "k"}, Policy{TTL: time.Minute}, LoaderFunc(func(context.Context) (Item, error) {
+			close(started)
+			time.Sleep(200 * time.Millisecond)
+			return Item{Value: []byte("v")}, nil
+		}))
+		done <- res
+	}()
+	<-started
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case res := <-done:
+		if !res.Stored {
+			t.Fatalf("the fill Close waited for did not store: %+v", res)
+		}
+	default:
+		t.Fatal("Close returned while a fill was still running")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/swrcache/swrcache/internal/wire"
 )
 
 // Codec turns the values of Fetch and FetchMany into bytes and back.
@@ -33,7 +35,7 @@ func (MsgpackCodec) Marshal(v any) ([]byte, error) {
 // in data fits in data, so a planted value cannot make it allocate more than
 // a few times len(data), nor nest deep enough to exhaust the stack.
 func (MsgpackCodec) Unmarshal(data []byte, v any) error {
-	if err := checkMsgpack(data); err != nil {
+	if err := wire.Check(data); err != nil {
 		return err
 	}
 	dec := msgpack.GetDecoder()

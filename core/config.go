@@ -1,11 +1,13 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,8 +20,9 @@ type Config struct {
 	// The engine never closes it: whoever creates the client closes it.
 	Client redis.UniversalClient
 
-	// Namespace prefixes every Redis key and channel the engine uses.
-	// "" means "swr:".
+	// Namespace prefixes every Redis key and channel the engine uses. It may
+	// not contain '{' or '}', which would change the hash tags that keep an
+	// entry and its lock in one Redis Cluster slot. "" means "swr:".
 	Namespace string
 
 	// Breaker guards Redis; see Breaker. nil means no breaker: every operation
@@ -31,9 +34,9 @@ type Config struct {
 	OpTimeout time.Duration
 
 	// LoadTimeout bounds a loader call that runs on the engine's behalf: a
-	// shared fill (on a context detached from the caller) or a background
-	// refresh. Callers still stop waiting when their own context ends.
-	// 0 means 10s.
+	// Fetch's shared fill (on a context detached from the callers) or a
+	// background refresh. Callers still stop waiting when their own context
+	// ends. A Lookup's fill runs on its leader's context instead. 0 means 10s.
 	LoadTimeout time.Duration
 
 	// LockTTL is the life of the Redis lock a fill or refresh holds so that
@@ -43,7 +46,9 @@ type Config struct {
 	LockTTL time.Duration
 
 	// LockWait is how long a caller that lost the lock to another instance
-	// waits for that instance's value before loading it itself. 0 means LockTTL.
+	// waits for that instance's value before loading it itself. It may not
+	// exceed LockTTL: a lock whose holder stalls expires, and a waiter then
+	// takes it over. 0 means LockTTL.
 	LockWait time.Duration
 
 	// RefreshWorkers bounds the background refreshes running at once. When
@@ -81,12 +86,17 @@ func (c Config) Validate() error {
 	switch {
 	case c.Client == nil:
 		return errors.New("core: Config.Client is required")
+	case strings.ContainsAny(c.Namespace, "{}"):
+		return fmt.Errorf("core: Config.Namespace %q must not contain '{' or '}': Redis Cluster would hash an entry and its lock to different slots", c.Namespace)
 	case c.OpTimeout < 0, c.LoadTimeout < 0, c.LockTTL < 0, c.LockWait < 0:
 		return errors.New("core: Config durations must not be negative")
 	case c.LockTTL > 0 && c.LockTTL < time.Millisecond:
 		return errors.New("core: Config.LockTTL must be at least 1ms")
 	case c.RefreshWorkers < 0:
 		return errors.New("core: Config.RefreshWorkers must not be negative")
+	}
+	if ttl := cmp.Or(c.LockTTL, DefaultConfig().LockTTL); c.LockWait > ttl {
+		return fmt.Errorf("core: Config.LockWait (%v) must not exceed LockTTL (%v): a waiter takes the lock over once it expires; raise LockTTL to wait longer", c.LockWait, ttl)
 	}
 	return nil
 }
@@ -132,8 +142,9 @@ type Policy struct {
 	StaleIfError time.Duration
 
 	// RefreshAhead starts a background refresh this long before the item
-	// stops being fresh, so hot items never expire. 0 means min(30s, TTL/10);
-	// negative means never.
+	// stops being fresh, so hot items never expire. It must be shorter than
+	// TTL. 0 means min(30s, TTL/10); negative means never, XFetch's earlier
+	// start included.
 	RefreshAhead time.Duration
 
 	// Beta scales the probabilistic early refresh (XFetch) that may start a
@@ -146,12 +157,15 @@ type Policy struct {
 	Tags []string
 }
 
-func (p Policy) validate() error {
+// Validate reports the first problem with p, or nil.
+func (p Policy) Validate() error {
 	switch {
 	case p.TTL < time.Millisecond:
 		return fmt.Errorf("core: Policy.TTL must be at least 1ms, got %v", p.TTL)
 	case p.StaleWhileRevalidate < 0 || p.StaleIfError < 0:
-		return errors.New("core: Policy stale windows must not be negative")
+		return errors.New("core: Policy.StaleWhileRevalidate and StaleIfError must not be negative")
+	case p.RefreshAhead >= p.TTL:
+		return fmt.Errorf("core: Policy.RefreshAhead (%v) must be shorter than TTL (%v): every hit would start a refresh; 0 means min(30s, TTL/10), negative turns it off", p.RefreshAhead, p.TTL)
 	case math.IsNaN(p.Beta) || math.IsInf(p.Beta, 0):
 		return errors.New("core: Policy.Beta must be a finite number")
 	}
@@ -168,7 +182,7 @@ func (p Policy) refreshAhead() time.Duration {
 	case p.RefreshAhead < 0:
 		return 0
 	case p.RefreshAhead > 0:
-		return min(p.RefreshAhead, p.TTL)
+		return p.RefreshAhead
 	}
 	return min(30*time.Second, p.TTL/10)
 }

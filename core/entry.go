@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vmihailenco/msgpack/v5"
+	"github.com/swrcache/swrcache/internal/wire"
 )
 
 // Key names one cached item.
@@ -45,16 +45,17 @@ const formatVersion = 1
 var magic = [2]byte{0xc1, 's'}
 
 // entry is one cached item as stored in Redis: magic, version byte, then a
-// msgpack map. Times are Unix milliseconds.
+// msgpack map whose one-letter keys are named on the fields. Times are Unix
+// milliseconds.
 type entry struct {
-	Fingerprint []byte   `msgpack:"k"`
-	StoredAt    int64    `msgpack:"s"`
-	FreshUntil  int64    `msgpack:"f"`
-	StaleUntil  int64    `msgpack:"w"`
-	ErrorUntil  int64    `msgpack:"e"`
-	LoadMillis  int64    `msgpack:"d"` // how long the loader took, for XFetch
-	Tags        []string `msgpack:"t,omitempty"`
-	Value       []byte   `msgpack:"v"`
+	Fingerprint []byte   // k
+	StoredAt    int64    // s
+	FreshUntil  int64    // f
+	StaleUntil  int64    // w
+	ErrorUntil  int64    // e
+	LoadMillis  int64    // d: how long the loader took, for XFetch
+	Tags        []string // t, left out when empty
+	Value       []byte   // v
 }
 
 // newEntry builds the entry for a value loaded at now under p.
@@ -84,17 +85,92 @@ func (e *entry) redisTTL(now time.Time) time.Duration {
 	return time.Duration(end-now.UnixMilli())*time.Millisecond + expiryMargin
 }
 
-func (e *entry) encode() ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(len(e.Value) + 96)
-	buf.Write(magic[:])
-	buf.WriteByte(formatVersion)
-	if err := msgpack.NewEncoder(&buf).Encode(e); err != nil {
-		return nil, fmt.Errorf("core: encode entry: %w", err)
+func (e *entry) encode() []byte {
+	b := make([]byte, 0, len(e.Value)+96+len(e.Tags)*16)
+	b = append(b, magic[0], magic[1], formatVersion)
+	fields := 7
+	if len(e.Tags) > 0 {
+		fields++
 	}
-	return buf.Bytes(), nil
+	b = wire.AppendMap(b, fields)
+	b = wire.AppendBin(wire.AppendStr(b, "k"), e.Fingerprint)
+	b = wire.AppendInt(wire.AppendStr(b, "s"), e.StoredAt)
+	b = wire.AppendInt(wire.AppendStr(b, "f"), e.FreshUntil)
+	b = wire.AppendInt(wire.AppendStr(b, "w"), e.StaleUntil)
+	b = wire.AppendInt(wire.AppendStr(b, "e"), e.ErrorUntil)
+	b = wire.AppendInt(wire.AppendStr(b, "d"), e.LoadMillis)
+	if len(e.Tags) > 0 {
+		b = wire.AppendArray(wire.AppendStr(b, "t"), len(e.Tags))
+		for _, t := range e.Tags {
+			b = wire.AppendStr(b, t)
+		}
+	}
+	return wire.AppendBin(wire.AppendStr(b, "v"), e.Value)
 }
 
 // errCorrupt marks an entry that must not be served. It never reaches a
 // caller: the read path turns it into a miss and an EventCorrupt.
 var errCorrupt = errors.New("core: corrupt entry")
+
+// decodeEntry parses raw for k and checks that it belongs to k. It runs on
+// every hit, so it allocates only the entry and its tags; the entry's Value
+// aliases raw, which must not be modified afterwards. Unknown fields are
+// skipped, so a later version may add fields without a format bump.
+func decodeEntry(raw []byte, k Key) (*entry, error) {
+	if len(raw) < 3 || raw[0] != magic[0] || raw[1] != magic[1] {
+		return nil, fmt.Errorf("%w: not a swrcache entry", errCorrupt)
+	}
+	if raw[2] != formatVersion {
+		return nil, fmt.Errorf("%w: format version %d, want %d", errCorrupt, raw[2], formatVersion)
+	}
+	e, err := parseFields(raw[3:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
+	}
+	fp := k.fingerprint()
+	switch {
+	case !bytes.Equal(e.Fingerprint, fp[:]):
+		return nil, fmt.Errorf("%w: fingerprint does not match the key", errCorrupt)
+	case e.StoredAt <= 0 || e.FreshUntil < e.StoredAt || e.StaleUntil < e.FreshUntil || e.ErrorUntil < e.FreshUntil:
+		return nil, fmt.Errorf("%w: inconsistent times", errCorrupt)
+	}
+	return e, nil
+}
+
+func parseFields(b []byte) (*entry, error) {
+	n, b, err := wire.ReadMap(b)
+	if err != nil {
+		return nil, err
+	}
+	e := new(entry)
+	for range n {
+		var name []byte
+		if name, b, err = wire.ReadBytes(b); err != nil {
+			return nil, err
+		}
+		switch string(name) {
+		case "k":
+			e.Fingerprint, b, err = wire.ReadBytes(b)
+		case "s":
+			e.StoredAt, b, err = wire.ReadInt(b)
+		case "f":
+			e.FreshUntil, b, err = wire.ReadInt(b)
+		case "w":
+			e.StaleUntil, b, err = wire.ReadInt(b)
+		case "e":
+			e.ErrorUntil, b, err = wire.ReadInt(b)
+		case "d":
+			e.LoadMillis, b, err = wire.ReadInt(b)
+		case "t":
+			e.Tags, b, err = wire.ReadStrings(b)
+		case "v":
+			e.Value, b, err = wire.ReadBytes(b)
+		default:
+			b, err = wire.Skip(b)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}

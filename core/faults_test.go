@@ -96,11 +96,11 @@ func TestRedisSlowThenBlackholedThenHealthyNeverFailsACaller(t *testing.T) {
 	const nkeys, workers = 20, 8
 	var loads atomic.Int64
 	origin := func(i int) Loader {
-		return func(context.Context) (Item, error) {
+		return LoaderFunc(func(context.Context) (Item, error) {
 			loads.Add(1)
 			time.Sleep(2 * time.Millisecond)
 			return Item{Value: fmt.Appendf(nil, "v%d", i)}, nil
-		}
+		})
 	}
 	for i := range nkeys {
 		if _, err := e.Lookup(context.Background(), Key{Name: fmt.Sprint("k", i)}, p, origin(i)); err != nil {

@@ -9,16 +9,21 @@ import (
 // Fetch returns the value cached under key, loading it with load on a miss,
 // with the read path of Lookup: fresh, refreshed ahead of expiry, served
 // stale while it revalidates or while the loader fails, filled once across
-// every instance. Values go through the engine's Codec, so every caller gets
-// its own copy. Redis trouble never makes Fetch fail: it calls load instead.
+// every instance. Unlike Lookup, the load of a fill runs on a goroutine of
+// the engine, on a context detached from every caller and bounded by
+// Config.LoadTimeout, so one caller that gives up fails no other, and what
+// it loads is stored even if all of them gave up (Close waits for it). A
+// panicking load reaches every caller as a *PanicError. Values go through
+// the engine's Codec, so every caller gets its own copy. Redis trouble
+// never makes Fetch fail: it calls load instead.
 func Fetch[T any](ctx context.Context, e *Engine, key string, p Policy, load func(ctx context.Context) (T, error)) (T, error) {
-	v, _, err := LookupValue(ctx, e, Key{Name: key}, p, encoder(e.cfg.Codec, load), decoder[T](e.cfg.Codec))
+	v, _, err := lookup(ctx, e, Key{Name: key}, p, encoder(e.cfg.Codec, load), decoder[T](e.cfg.Codec), true)
 	return v, err
 }
 
 var errEmptyKey = errors.New("core: empty key")
 
-func encoder[T any](c Codec, load func(ctx context.Context) (T, error)) Loader {
+func encoder[T any](c Codec, load func(ctx context.Context) (T, error)) LoaderFunc {
 	return func(ctx context.Context) (Item, error) {
 		v, err := load(ctx)
 		if err != nil {

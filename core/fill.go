@@ -2,29 +2,89 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 )
 
-// stale is an expired entry, kept in case the loader fails and its
-// stale-if-error window still allows serving it.
-type stale[T any] struct {
-	ent *entry
-	v   T
+// Item is what a Loader returns.
+type Item struct {
+	// Value is the bytes to cache.
+	Value []byte
+	// Tags are recorded on top of Policy.Tags.
+	Tags []string
+	// NoStore serves Value to the caller whose loader produced it and to no
+	// one else: it is neither stored nor handed to collapsed callers, who run
+	// their own loaders instead.
+	NoStore bool
+	// Extra items are stored along with this one, once it is stored, each
+	// under its own key, with the same policy and tags. The HTTP layer
+	// stores a response that varies on a request header so: under a key
+	// for that header's value, with a marker naming the header under the
+	// route's key.
+	Extra []Extra
 }
 
-// filled is the outcome of one shared fill.
-type filled struct {
-	res     Result
-	noStore bool // the value is the leader's alone
+// Extra is an item a fill stores along with its own; see Item.Extra.
+type Extra struct {
+	Key   Key
+	Value []byte
 }
 
-// PanicError is the error every caller of a fill gets when its loader
-// panicked: the panic never crashes the process and never leaves a caller
-// waiting.
+// Loader produces the item of one key, like otter's Loader or groupcache's
+// Getter. LoaderFunc adapts a function.
+type Loader interface {
+	// Load produces the item for a caller that found no usable entry. f
+	// says what the engine will do with it. For Lookup, Load runs on the
+	// goroutine and context of the caller that leads the fill; for Fetch,
+	// on a goroutine of the engine with a context detached from every
+	// caller and bounded by Config.LoadTimeout.
+	Load(ctx context.Context, f Fill) (Item, error)
+	// Reload starts a background refresh. It is called on the caller's
+	// goroutine, before the lookup that found the entry due returns, and
+	// returns the function that the refresh calls later, on a goroutine of
+	// the engine, with a detached context bounded by Config.LoadTimeout.
+	// That function must not use anything the caller may reuse once its
+	// lookup has returned: Reload copies what it needs.
+	Reload() func(ctx context.Context) (Item, error)
+}
+
+// LoaderFunc is a Loader that calls the function itself both to load and to
+// reload.
+type LoaderFunc func(ctx context.Context) (Item, error)
+
+// Load calls l.
+func (l LoaderFunc) Load(ctx context.Context, _ Fill) (Item, error) { return l(ctx) }
+
+// Reload returns l.
+func (l LoaderFunc) Reload() func(ctx context.Context) (Item, error) { return l }
+
+// Fill tells a Loader what becomes of the item it loads.
+type Fill struct {
+	// Status is StatusMiss when Redis is used, and StatusBypass when it is
+	// not (Detail says why).
+	Status Status
+	// Store reports whether the item is to be stored, unless it says
+	// NoStore. It may still not be, if Redis fails or the key is
+	// invalidated while it loads.
+	Store bool
+	// Fallback reports whether an expired entry may be served, inside its
+	// stale-if-error window, if the load fails. A loader that streams its
+	// result to its caller (the HTTP layer) holds back a failure then.
+	Fallback bool
+	// Detail says why the item will not be stored: "breaker-open",
+	// "redis-error", or "lock-wait-timeout" (another instance held the
+	// key's lock for longer than LockWait).
+	Detail string
+}
+
+// PanicError is the error callers get from a fill whose loader panicked:
+// the callers that waited on it in any case, and, when the fill ran on the
+// engine's goroutine (Fetch), the caller that started it too. A loader
+// that runs on its caller's goroutine (Lookup) panics on up that
+// goroutine, so that the caller's own recovery sees it, as without the
+// cache. Nothing is stored.
 type PanicError struct {
 	Value any    // what the loader panicked with
 	Stack []byte // the loader's stack at the panic
@@ -32,169 +92,222 @@ type PanicError struct {
 
 func (p *PanicError) Error() string { return fmt.Sprintf("core: loader panicked: %v", p.Value) }
 
-// fill loads k once for every caller in this process that asks at the same
-// time (singleflight), and once across instances (the Redis lock, in shared).
-// The shared work runs on a context detached from every caller; each caller
-// stops waiting when its own context ends.
-func fill[T any](ctx context.Context, e *Engine, k Key, p Policy, load Loader,
-	decode func([]byte) (T, error), old stale[T], bypass string) (T, Result, error) {
-	var zero T
-	leader := false // set only if this caller's function is the one that runs
-	ch := e.flights.DoChan(flightKey(k), func() (any, error) {
-		leader = true
-		return e.shared(ctx, k, p, load, checker(decode), bypass)
-	})
-	var r singleflight.Result
-	select {
-	case r = <-ch:
-	case <-ctx.Done():
-		return zero, Result{}, ctx.Err()
-	}
-	if r.Err != nil {
-		return staleIfError(ctx, e, k, old, r.Err)
-	}
-	f := r.Val.(*filled)
-	res := f.res
-	if !leader {
-		if f.noStore {
-			return loadAlone(ctx, e, k, load, decode, old)
+// Unwrap returns the value the loader panicked with, if it is an error.
+func (p *PanicError) Unwrap() error {
+	err, _ := p.Value.(error)
+	return err
+}
+
+// errLeaderGone ends a flight whose leader's caller left before it could
+// finish: those that waited on it go round again, and one of them leads.
+var errLeaderGone = errors.New("core: the caller leading the fill has gone")
+
+// fill is one caller's part in filling a key.
+type fill struct {
+	k      Key
+	p      Policy
+	l      Loader
+	check  func([]byte) error // whether a value read from Redis decodes for the caller
+	old    *entry             // an expired entry, for stale-if-error
+	bypass string             // why Redis is not used, or ""
+	detach bool               // the shared work runs on a goroutine of the engine (Fetch)
+}
+
+// fill loads f's key once for every caller in this process that asks at the
+// same time, and once across instances (the Redis lock, in shared). The
+// first caller leads; the others wait for it, each on its own context. An
+// item that may not be shared sends each waiter to its own loader; a
+// leader whose caller left sends its waiters round again.
+func (e *Engine) fill(ctx context.Context, f *fill) (Result, error) {
+	key := flightKey(f.k)
+	for {
+		fl, lead := e.flights.join(key)
+		if lead {
+			if !f.detach {
+				return e.lead(ctx, f, fl, key)
+			}
+			e.leadDetached(ctx, f, fl, key)
 		}
-		if res.Status == StatusMiss {
+		select {
+		case <-fl.done:
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		}
+		switch {
+		case errors.Is(fl.err, errLeaderGone):
+			continue
+		case fl.err != nil:
+			return e.staleIfError(ctx, f, fl.err)
+		case !fl.shared && !lead:
+			return e.loadAlone(ctx, f)
+		}
+		res := fl.res
+		if !lead && res.Status == StatusMiss {
 			res.Status, res.Stored = StatusCollapsed, false
 		}
+		return res, nil
 	}
-	v, err := decode(res.Value)
-	if err != nil {
-		return zero, Result{}, fmt.Errorf("core: decode loaded value: %w", err)
-	}
-	return v, res, nil
 }
 
 // flightKey is the full identity of k, so that keys whose names collide never
 // share a fill.
 func flightKey(k Key) string { return k.Name + "\x00" + k.ID }
 
-func checker[T any](decode func([]byte) (T, error)) func([]byte) error {
-	return func(b []byte) error {
-		_, err := decode(b)
-		return err
+// lead does the shared work of a fill on the caller's goroutine. A panic of
+// the loader is handed to the waiters and raised again on this goroutine,
+// from where it was recovered, so its stack is intact for the caller's own
+// recovery.
+func (e *Engine) lead(ctx context.Context, f *fill, fl *flight, key string) (Result, error) {
+	if e.bg.enter() {
+		defer e.bg.leave()
+	}
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		v := recover()
+		if v == nil { // runtime.Goexit: it goes on unwinding by itself
+			e.flights.finish(key, fl, Result{}, false, errLeaderGone)
+			return
+		}
+		pe := &PanicError{Value: v, Stack: debug.Stack()}
+		e.emit(ctx, Event{Kind: EventLoadFailed, Key: f.k.Name, Err: pe})
+		e.flights.finish(key, fl, Result{}, false, pe)
+		panic(v)
+	}()
+	res, shared, err := e.shared(ctx, f)
+	finished = true
+	if err != nil && ctx.Err() != nil {
+		e.flights.finish(key, fl, Result{}, false, errLeaderGone)
+		return Result{}, ctx.Err()
+	}
+	e.flights.finish(key, fl, res, shared, err)
+	if err != nil {
+		return e.staleIfError(ctx, f, err)
+	}
+	return res, nil
+}
+
+// leadDetached does the shared work of a fill on a goroutine of the engine,
+// detached from every caller and bounded by LoadTimeout, or on the caller's
+// goroutine after Close or when too many fills run.
+func (e *Engine) leadDetached(ctx context.Context, f *fill, fl *flight, key string) {
+	work := func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.LoadTimeout)
+		defer cancel()
+		var (
+			res    Result
+			shared bool
+			err    error
+		)
+		defer func() {
+			if v := recover(); v != nil {
+				err = &PanicError{Value: v, Stack: debug.Stack()}
+				e.emit(dctx, Event{Kind: EventLoadFailed, Key: f.k.Name, Err: err})
+			}
+			e.flights.finish(key, fl, res, shared, err)
+		}()
+		res, shared, err = e.shared(dctx, f)
+	}
+	if !e.bg.goFill(work) {
+		work()
 	}
 }
 
 // shared is the work of one fill: take the key's lock (or wait for the
-// instance holding it), load, store, release.
-func (e *Engine) shared(parent context.Context, k Key, p Policy, load Loader, check func([]byte) error, bypass string) (*filled, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), e.cfg.LoadTimeout)
-	defer cancel()
-	if bypass != "" {
-		return e.loadOnly(ctx, k, load, StatusBypass, bypass)
+// instance holding it), load, store, release. It reports whether the
+// result may be handed to the callers waiting on it.
+func (e *Engine) shared(ctx context.Context, f *fill) (Result, bool, error) {
+	if f.bypass != "" {
+		return e.loadOnly(ctx, f, StatusBypass, f.bypass)
 	}
 	token := newToken()
-	won, ent, epoch, err := e.acquire(ctx, k, token, check)
+	lk, err := e.acquire(ctx, f.k, token, f.check)
 	switch {
+	case err != nil && ctx.Err() != nil:
+		return Result{}, false, ctx.Err()
 	case err != nil:
-		return e.loadOnly(ctx, k, load, StatusBypass, bypassDetail(err))
-	case ent != nil:
-		// Someone stored a fresh value since our read: singleflight only
-		// collapses calls that overlap, and the lock only fills that overlap.
-		if won {
-			e.unlock(ctx, k, token)
+		return e.loadOnly(ctx, f, StatusBypass, bypassDetail(err))
+	case lk.ent != nil:
+		// Someone stored a fresh value since our read: flights only
+		// collapse calls that overlap, and the lock only fills that overlap.
+		if lk.won {
+			e.unlock(ctx, f.k, token)
 		}
-		res := cached(ent, StatusCollapsed)
-		return &filled{res: res}, nil
-	case !won:
-		return e.loadOnly(ctx, k, load, StatusMiss, "lock-wait-timeout")
+		return cached(lk.ent, StatusCollapsed), true, nil
+	case !lk.won:
+		return e.loadOnly(ctx, f, StatusMiss, "lock-wait-timeout")
 	}
-	epoch = outerEpoch(parent, epoch)
-	item, took, err := e.load(withEpoch(ctx, epoch), k, load, EventLoadFailed)
-	if err != nil || item.NoStore {
-		e.unlock(ctx, k, token)
-		if err != nil {
-			return nil, err
+	released := false
+	defer func() {
+		if !released { // the load failed, panicked, or was not stored
+			e.unlock(ctx, f.k, token)
 		}
-		return &filled{res: Result{Value: item.Value, Status: StatusMiss}, noStore: true}, nil
+	}()
+	item, took, err := e.load(ctx, f, Fill{Status: StatusMiss, Store: true, Fallback: e.fallback(f)})
+	if err != nil {
+		return Result{}, false, err
 	}
-	ent, stored := e.store(ctx, k, p, item, took, token, epoch)
+	if item.NoStore {
+		return Result{Value: item.Value, Status: StatusMiss}, false, nil
+	}
+	ent, stored := e.store(ctx, f.k, f.p, item, took, token, lk.epoch)
+	released = stored // the store released the lock
 	res := Result{Value: item.Value, Status: StatusMiss, Stored: stored}
 	if stored {
 		res.StoredAt, res.FreshUntil = time.UnixMilli(ent.StoredAt), time.UnixMilli(ent.FreshUntil)
-		e.emit(ctx, Event{Kind: EventFill, Key: k.Name, Duration: took})
-	} else {
-		e.unlock(ctx, k, token)
+		e.emit(ctx, Event{Kind: EventFill, Key: f.k.Name, Duration: took})
+		e.storeExtra(ctx, f.p, item, took, lk.epoch)
 	}
-	return &filled{res: res}, nil
+	return res, true, nil
 }
 
-// fillEpochKey marks the context of a load with the invalidation epoch its fill
-// read before it began.
-type fillEpochKey struct{}
-
-func withEpoch(ctx context.Context, epoch int64) context.Context {
-	return context.WithValue(ctx, fillEpochKey{}, epoch)
-}
-
-// outerEpoch returns the older of epoch and that of a fill whose load ctx
-// runs in: a loader that stores a value it read earlier, through a nested
-// lookup (the HTTP layer stores a Vary variant so), stores it as of then.
-func outerEpoch(ctx context.Context, epoch int64) int64 {
-	if outer, ok := ctx.Value(fillEpochKey{}).(int64); ok {
-		return min(outer, epoch)
-	}
-	return epoch
-}
-
-// loadOnly loads without Redis.
-func (e *Engine) loadOnly(ctx context.Context, k Key, load Loader, s Status, detail string) (*filled, error) {
+// loadOnly loads without storing.
+func (e *Engine) loadOnly(ctx context.Context, f *fill, s Status, detail string) (Result, bool, error) {
 	if s == StatusBypass {
-		e.emit(ctx, Event{Kind: EventBypass, Key: k.Name, Detail: detail})
+		e.emit(ctx, Event{Kind: EventBypass, Key: f.k.Name, Detail: detail})
 	}
-	item, _, err := e.load(ctx, k, load, EventLoadFailed)
+	item, _, err := e.load(ctx, f, Fill{Status: s, Detail: detail, Fallback: e.fallback(f)})
 	if err != nil {
-		return nil, err
+		return Result{}, false, err
 	}
-	return &filled{res: Result{Value: item.Value, Status: s, Detail: detail}, noStore: item.NoStore}, nil
+	return Result{Value: item.Value, Status: s, Detail: detail}, !item.NoStore, nil
 }
 
-// load calls the loader, turning a panic into a *PanicError, and reports a
-// failure as an event of kind failed.
-func (e *Engine) load(ctx context.Context, k Key, load Loader, failed EventKind) (item Item, took time.Duration, err error) {
+// load calls the loader and reports a failure.
+func (e *Engine) load(ctx context.Context, f *fill, how Fill) (Item, time.Duration, error) {
 	start := time.Now()
-	defer func() {
-		if r := recover(); r != nil {
-			err = &PanicError{Value: r, Stack: debug.Stack()}
-		}
-		took = time.Since(start)
-		if err != nil {
-			e.emit(ctx, Event{Kind: failed, Key: k.Name, Duration: took, Err: err})
-		}
-	}()
-	item, err = load(ctx)
-	return item, 0, err
+	item, err := f.l.Load(ctx, how)
+	took := time.Since(start)
+	if err != nil {
+		e.emit(ctx, Event{Kind: EventLoadFailed, Key: f.k.Name, Duration: took, Err: err})
+	}
+	return item, took, err
 }
 
-// loadAlone serves a caller whose leader's value was not to be shared.
-func loadAlone[T any](ctx context.Context, e *Engine, k Key, load Loader, decode func([]byte) (T, error), old stale[T]) (T, Result, error) {
-	var zero T
-	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.LoadTimeout)
-	defer cancel()
-	item, _, err := e.load(lctx, k, load, EventLoadFailed)
+// loadAlone serves a caller whose leader's item was not to be shared, with
+// its own loader, on its own goroutine and context.
+func (e *Engine) loadAlone(ctx context.Context, f *fill) (Result, error) {
+	item, _, err := e.load(ctx, f, Fill{Status: StatusMiss, Fallback: e.fallback(f)})
 	if err != nil {
-		return staleIfError(ctx, e, k, old, err)
+		return e.staleIfError(ctx, f, err)
 	}
-	v, err := decode(item.Value)
-	if err != nil {
-		return zero, Result{}, fmt.Errorf("core: decode loaded value: %w", err)
-	}
-	return v, Result{Value: item.Value, Status: StatusMiss}, nil
+	return Result{Value: item.Value, Status: StatusMiss}, nil
 }
 
-// staleIfError serves old when the load failed inside its stale-if-error
-// window, else returns err.
-func staleIfError[T any](ctx context.Context, e *Engine, k Key, old stale[T], err error) (T, Result, error) {
-	if old.ent != nil && e.now().UnixMilli() < old.ent.ErrorUntil {
-		e.emit(ctx, Event{Kind: EventStaleIfError, Key: k.Name, Err: err})
-		return old.v, cached(old.ent, StatusStaleIfError), nil
+// fallback reports whether f's expired entry may still be served if the
+// load fails.
+func (e *Engine) fallback(f *fill) bool {
+	return f.old != nil && e.now().UnixMilli() < f.old.ErrorUntil
+}
+
+// staleIfError serves f's expired entry when the load failed inside its
+// stale-if-error window, else returns err.
+func (e *Engine) staleIfError(ctx context.Context, f *fill, err error) (Result, error) {
+	if e.fallback(f) {
+		e.emit(ctx, Event{Kind: EventStaleIfError, Key: f.k.Name, Err: err})
+		return cached(f.old, StatusStaleIfError), nil
 	}
-	var zero T
-	return zero, Result{}, err
+	return Result{}, err
 }

@@ -20,11 +20,11 @@ func TestSteadyCallersNeverWaitForTheLoaderAcrossTTLBoundaries(t *testing.T) {
 	const ttl = 300 * time.Millisecond
 	p := Policy{TTL: ttl, StaleWhileRevalidate: 2 * time.Second}
 	var loads atomic.Int32
-	load := func(context.Context) (Item, error) {
+	load := LoaderFunc(func(context.Context) (Item, error) {
 		n := loads.Add(1)
 		time.Sleep(50 * time.Millisecond)
 		return Item{Value: fmt.Appendf(nil, "v%d", n)}, nil
-	}
+	})
 	if _, err := e.Lookup(context.Background(), Key{Name: "hot"}, p, load); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestStaleIfErrorServesOldValueUntilTheWindowEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	errOrigin := errors.New("origin down")
-	failing := func(context.Context) (Item, error) { return Item{}, errOrigin }
+	failing := LoaderFunc(func(context.Context) (Item, error) { return Item{}, errOrigin })
 
 	tests := []struct {
 		name        string
@@ -116,21 +116,42 @@ func TestStaleWhileRevalidateServesAtOnceAndRefreshesInTheBackground(t *testing.
 		t.Fatal(err)
 	}
 	clk.Add(2 * time.Second)
-	var refreshing atomic.Bool
-	res, err := e.Lookup(context.Background(), k, p, func(ctx context.Context) (Item, error) {
-		refreshing.Store(Refreshing(ctx))
-		return Item{Value: []byte("v2")}, nil
-	})
+	l := &twoWayLoader{reload: "v2"}
+	res, err := e.Lookup(context.Background(), k, p, l)
 	if err != nil || res.Status != StatusStale || string(res.Value) != "v1" {
 		t.Fatalf("stale lookup: %q %v %v, want v1 served stale", res.Value, res.Status, err)
 	}
+	if l.prepared.Load() != 1 {
+		t.Fatalf("Reload was called %d times before the lookup returned, want once", l.prepared.Load())
+	}
 	waitFor(t, "the background refresh", func() bool { return rec.count(EventRefreshOK) == 1 })
-	if !refreshing.Load() {
-		t.Fatal("the refresh's loader was not told it runs for a refresh")
+	if l.loads.Load() != 0 || l.reloads.Load() != 1 {
+		t.Fatalf("the refresh called Load %d times and Reload's function %d times, want 0 and 1", l.loads.Load(), l.reloads.Load())
 	}
 	res, err = e.Lookup(context.Background(), k, p, item("v3"))
 	if err != nil || res.Status != StatusHit || string(res.Value) != "v2" {
 		t.Fatalf("after refresh: %q %v %v, want v2 as a hit", res.Value, res.Status, err)
+	}
+}
+
+// twoWayLoader counts how it is called: Load for fills, Reload (on the
+// caller's goroutine) and its function (in the background) for refreshes.
+type twoWayLoader struct {
+	reload                   string
+	loads, prepared, reloads atomic.Int32
+}
+
+func (l *twoWayLoader) Load(context.Context, Fill) (Item, error) {
+	l.loads.Add(1)
+	return Item{Value: []byte("from Load")}, nil
+}
+
+func (l *twoWayLoader) Reload() func(context.Context) (Item, error) {
+	l.prepared.Add(1)
+	v := l.reload // copied now, as the HTTP layer copies the request
+	return func(context.Context) (Item, error) {
+		l.reloads.Add(1)
+		return Item{Value: []byte(v)}, nil
 	}
 }
 

@@ -129,8 +129,8 @@ func (e *Engine) whileHeld(ctx context.Context, lk, token string, cmds func(redi
 // the next fill of k in this process to retry.
 func (e *Engine) unlock(ctx context.Context, k Key, token string) {
 	lk := lockKey(e.entryKey(k.Name))
-	err := e.call(context.WithoutCancel(ctx), k.Name, func(ctx context.Context) error {
-		return e.deleteHeld(ctx, lk, token)
+	_, err := call(context.WithoutCancel(ctx), e, k.Name, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, e.deleteHeld(ctx, lk, token)
 	})
 	if err != nil {
 		e.orphans.add(lk, token, e.cfg.LockTTL)
@@ -144,7 +144,7 @@ func (e *Engine) unlockMany(ctx context.Context, keys []string, token string) {
 	ctx = context.WithoutCancel(ctx)
 	for _, chunk := range chunks(keys, batchSize) {
 		if e.scripts.usable() {
-			err := e.call(ctx, "", func(ctx context.Context) error {
+			_, err := call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
 				pipe := e.rdb.Pipeline()
 				cmds := make([]*redis.Cmd, len(chunk))
 				for i, key := range chunk {
@@ -153,10 +153,10 @@ func (e *Engine) unlockMany(ctx context.Context, keys []string, token string) {
 				_, _ = pipe.Exec(ctx) // each command's own error is checked below
 				for _, cmd := range cmds {
 					if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
-						return err
+						return struct{}{}, err
 					}
 				}
-				return nil
+				return struct{}{}, nil
 			})
 			if err == nil {
 				continue

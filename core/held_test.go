@@ -122,10 +122,10 @@ func TestAFullRedisKeepsServingWhatItHolds(t *testing.T) {
 		if i%2 == 1 {
 			key = fmt.Sprintf("new-%d", i)
 		}
-		res, err := e.Lookup(ctx, Key{Name: key}, p, func(context.Context) (Item, error) {
+		res, err := e.Lookup(ctx, Key{Name: key}, p, LoaderFunc(func(context.Context) (Item, error) {
 			loads.Add(1)
 			return Item{Value: []byte("loaded")}, nil
-		})
+		}))
 		switch {
 		case err != nil:
 			t.Fatalf("%s: %v", key, err)
@@ -179,10 +179,10 @@ func TestALockTheBreakerStrandedIsReleasedByTheNextFill(t *testing.T) {
 	k := Key{Name: "k"}
 	lk := lockKey(e.entryKey(k.Name))
 
-	res, err := e.Lookup(ctx, k, p, func(context.Context) (Item, error) {
+	res, err := e.Lookup(ctx, k, p, LoaderFunc(func(context.Context) (Item, error) {
 		br.open.Store(true) // Redis went away while the handler ran
 		return Item{Value: []byte("v1")}, nil
-	})
+	}))
 	if err != nil || res.Stored || string(res.Value) != "v1" {
 		t.Fatalf("fill with the breaker opening: %q stored=%v err=%v; want v1, not stored", res.Value, res.Stored, err)
 	}

@@ -95,7 +95,7 @@ func (r *events) all(k EventKind) []Event {
 
 // item is a loader that returns v.
 func item(v string) Loader {
-	return func(context.Context) (Item, error) { return Item{Value: []byte(v)}, nil }
+	return LoaderFunc(func(context.Context) (Item, error) { return Item{Value: []byte(v)}, nil })
 }
 
 // waitFor polls cond until it holds, failing t after a generous deadline.

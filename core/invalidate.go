@@ -83,10 +83,10 @@ func (e *Engine) markTags(ctx context.Context, tags []string) error {
 		return nil
 	}
 	life := e.cfg.LoadTimeout + e.cfg.LockTTL
-	err := e.call(ctx, "", func(ctx context.Context) error {
+	_, err := call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
 		epoch, err := e.rdb.Incr(ctx, e.epochKey()).Result()
 		if err != nil {
-			return err
+			return struct{}{}, err
 		}
 		pipe := e.rdb.Pipeline()
 		for _, t := range tags {
@@ -95,7 +95,7 @@ func (e *Engine) markTags(ctx context.Context, tags []string) error {
 			pipe.PExpire(ctx, mk, life)
 		}
 		_, err = pipe.Exec(ctx)
-		return err
+		return struct{}{}, err
 	})
 	if err != nil {
 		return fmt.Errorf("core: invalidate tags: %w", err)
@@ -105,40 +105,43 @@ func (e *Engine) markTags(ctx context.Context, tags []string) error {
 
 func (e *Engine) invalidateTag(ctx context.Context, tag string) error {
 	tk := e.tagKey(tag)
+	type page struct {
+		members []string
+		next    uint64
+	}
 	var cursor uint64
 	for {
-		var members []string
-		err := e.call(ctx, "", func(ctx context.Context) error {
-			var err error
-			members, cursor, err = e.rdb.SScan(ctx, tk, cursor, "", tagScanCount).Result()
-			return err
+		p, err := call(ctx, e, "", func(ctx context.Context) (page, error) {
+			members, next, err := e.rdb.SScan(ctx, tk, cursor, "", tagScanCount).Result()
+			return page{members, next}, err
 		})
 		if err != nil {
 			return fmt.Errorf("core: invalidate tag %q: %w", tag, err)
 		}
-		if err := e.unlinkEntries(ctx, members); err != nil {
+		if err := e.unlinkEntries(ctx, p.members); err != nil {
 			return err
 		}
-		if cursor == 0 {
+		if cursor = p.next; cursor == 0 {
 			break
 		}
 	}
-	return e.call(ctx, "", func(ctx context.Context) error {
-		return e.rdb.Unlink(ctx, tk).Err()
+	_, err := call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, e.rdb.Unlink(ctx, tk).Err()
 	})
+	return err
 }
 
 // unlinkEntries removes entry keys and their locks, one key per command so
 // that no command spans Cluster slots.
 func (e *Engine) unlinkEntries(ctx context.Context, entryKeys []string) error {
 	for _, chunk := range chunks(entryKeys, batchSize) {
-		err := e.call(ctx, "", func(ctx context.Context) error {
+		_, err := call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
 			pipe := e.rdb.Pipeline()
 			for _, ek := range chunk {
 				pipe.Unlink(ctx, ek, lockKey(ek)) // same hash tag: same slot
 			}
 			_, err := pipe.Exec(ctx)
-			return err
+			return struct{}{}, err
 		})
 		if err != nil {
 			return fmt.Errorf("core: invalidate: %w", err)
@@ -153,8 +156,8 @@ func (e *Engine) publish(ctx context.Context, inv Invalidation) error {
 	if err != nil {
 		return fmt.Errorf("core: invalidate: %w", err)
 	}
-	err = e.call(ctx, "", func(ctx context.Context) error {
-		return e.rdb.Publish(ctx, e.channel(), msg).Err()
+	_, err = call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, e.rdb.Publish(ctx, e.channel(), msg).Err()
 	})
 	if err != nil {
 		return fmt.Errorf("core: publish invalidation: %w", err)

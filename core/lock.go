@@ -15,69 +15,95 @@ import (
 
 func newToken() string { return rand.Text() }
 
+// lockState is what one try at a key's lock found.
+type lockState struct {
+	won   bool
+	ent   *entry // the key's entry, only if it is fresh
+	epoch int64  // the invalidation epoch (see InvalidateTags)
+}
+
+// locked is what tryLock reads back from Redis, returned by value.
+type locked struct {
+	won   bool
+	raw   []byte
+	epoch int64
+}
+
 // tryLock tries once to take k's lock and, in the same round trip, reads
-// k's entry and the invalidation epoch (see InvalidateTags). ent is the
-// entry only if it is fresh.
-func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]byte) error) (won bool, ent *entry, epoch int64, err error) {
-	var raw []byte
+// k's entry and the invalidation epoch.
+func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]byte) error) (lockState, error) {
 	ek := e.entryKey(k.Name)
-	err = e.call(ctx, k.Name, func(ctx context.Context) error {
+	got, err := call(ctx, e, k.Name, func(ctx context.Context) (locked, error) {
 		pipe := e.rdb.Pipeline()
 		set := pipe.SetArgs(ctx, lockKey(ek), token, redis.SetArgs{Mode: "NX", TTL: e.cfg.LockTTL})
 		get := pipe.Get(ctx, ek)
 		ep := pipe.Get(ctx, e.epochKey())
-		_, _ = pipe.Exec(ctx) // each command's own error is checked below
+		if _, err := pipe.Exec(ctx); pipelineErr(err) != nil {
+			return locked{}, err
+		}
 		if err := set.Err(); err != nil && !errors.Is(err, redis.Nil) {
-			return err
+			return locked{}, err
 		}
-		b, err := get.Bytes()
+		raw, err := get.Bytes()
 		if err != nil && !errors.Is(err, redis.Nil) {
-			return err
+			return locked{}, err
 		}
-		if epoch, err = ep.Int64(); err != nil && !errors.Is(err, redis.Nil) {
-			return err
+		epoch, err := ep.Int64()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return locked{}, err
 		}
-		won, raw = set.Err() == nil, b
-		return nil
+		return locked{won: set.Err() == nil, raw: raw, epoch: epoch}, nil
 	})
 	if err != nil {
-		return false, nil, 0, err
+		return lockState{}, err
 	}
-	if raw != nil {
+	st := lockState{won: got.won, epoch: got.epoch}
+	if got.raw != nil {
 		// Quiet: a corrupt entry here was reported by the read that led here.
-		ent = e.parseEntry(ctx, k, raw, check, true)
-		if ent != nil && e.now().UnixMilli() >= ent.FreshUntil {
-			ent = nil
+		st.ent = e.parseEntry(ctx, k, got.raw, check, true)
+		if st.ent != nil && e.now().UnixMilli() >= st.ent.FreshUntil {
+			st.ent = nil
 		}
 	}
-	return won, ent, epoch, nil
+	return st, nil
 }
 
 // acquire takes k's lock, or waits for the instance holding it to store a
 // fresh entry. It polls with jittered, growing pauses, trying the lock each
 // time, so that when the holder stalls past the lock's TTL a waiter takes
 // over. A lock this process failed to release earlier is released first.
-// It gives up after LockWait with (false, nil, 0, nil).
-func (e *Engine) acquire(ctx context.Context, k Key, token string, check func([]byte) error) (won bool, ent *entry, epoch int64, err error) {
-	won, ent, epoch, err = e.tryLock(ctx, k, token, check)
-	if err == nil && !won && ent == nil && e.reclaim(ctx, k) {
-		won, ent, epoch, err = e.tryLock(ctx, k, token, check)
+// It gives up after LockWait with neither the lock nor an entry.
+func (e *Engine) acquire(ctx context.Context, k Key, token string, check func([]byte) error) (lockState, error) {
+	st, err := e.tryLock(ctx, k, token, check)
+	if err == nil && !st.won && st.ent == nil && e.reclaim(ctx, k) {
+		st, err = e.tryLock(ctx, k, token, check)
 	}
-	if err != nil || won || ent != nil {
-		return won, ent, epoch, err
+	if err != nil || st.won || st.ent != nil {
+		return st, err
 	}
 	e.emit(ctx, Event{Kind: EventLockContended, Key: k.Name})
 	deadline := time.Now().Add(e.cfg.LockWait)
 	for pause := 5 * time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 100*time.Millisecond) {
 		if err := e.sleep(ctx, pause); err != nil {
-			return false, nil, 0, err
+			return lockState{}, err
 		}
-		won, ent, epoch, err = e.tryLock(ctx, k, token, check)
-		if err != nil || won || ent != nil {
-			return won, ent, epoch, err
+		st, err = e.tryLock(ctx, k, token, check)
+		if err != nil || st.won || st.ent != nil {
+			return st, err
 		}
 	}
-	return false, nil, 0, nil
+	return lockState{}, nil
+}
+
+// lockOnly tries once to take k's lock, and nothing else.
+func (e *Engine) lockOnly(ctx context.Context, k Key, token string) (bool, error) {
+	return call(ctx, e, k.Name, func(ctx context.Context) (bool, error) {
+		err := e.rdb.SetArgs(ctx, lockKey(e.entryKey(k.Name)), token, redis.SetArgs{Mode: "NX", TTL: e.cfg.LockTTL}).Err()
+		if errors.Is(err, redis.Nil) {
+			return false, nil
+		}
+		return err == nil, err
+	})
 }
 
 // sleep waits for a random time in [d/2, d), or until ctx ends.
@@ -101,26 +127,34 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took time.Duration, token string, epoch int64) (*entry, bool) {
 	now := e.now()
 	ent := newEntry(k, p, item.Value, e.tags(ctx, k, p, item), now, took)
-	raw, err := ent.encode()
-	if err != nil {
-		e.emit(ctx, Event{Kind: EventLoadFailed, Key: k.Name, Err: err})
-		return nil, false
-	}
+	raw := ent.encode()
 	ttl := ent.redisTTL(now)
 	ek := e.entryKey(k.Name)
-	stored := false
-	err = e.call(ctx, k.Name, func(ctx context.Context) error {
+	stored, err := call(ctx, e, k.Name, func(ctx context.Context) (bool, error) {
 		if stale, err := e.tagEntry(ctx, ek, ent.Tags, ttl, epoch); err != nil || stale {
 			if stale {
 				e.emit(ctx, Event{Kind: EventInvalidate, Key: k.Name, Detail: "fill not stored: a tag was invalidated while it loaded"})
 			}
-			return err
+			return false, err
 		}
-		var err error
-		stored, err = e.storeHeld(ctx, ek, lockKey(ek), raw, ttl, token)
-		return err
+		return e.storeHeld(ctx, ek, lockKey(ek), raw, ttl, token)
 	})
 	return ent, err == nil && stored
+}
+
+// storeExtra stores the extra items of a fill that stored its own: with its
+// tags, as of its epoch, each under its own lock, taken without waiting
+// (an instance already filling that key is left to it).
+func (e *Engine) storeExtra(ctx context.Context, p Policy, item Item, took time.Duration, epoch int64) {
+	for _, x := range item.Extra {
+		token := newToken()
+		if won, err := e.lockOnly(ctx, x.Key, token); err != nil || !won {
+			continue
+		}
+		if _, ok := e.store(ctx, x.Key, p, Item{Value: x.Value, Tags: item.Tags}, took, token, epoch); !ok {
+			e.unlock(ctx, x.Key, token)
+		}
+	}
 }
 
 // tags merges the policy's and the item's tags, dropping invalid ones.
@@ -154,6 +188,8 @@ func (e *Engine) tagEntry(ctx context.Context, ek string, tags []string, ttl tim
 	for i, t := range tags {
 		marks[i] = pipe.ZScore(ctx, e.markKey(t), markMember)
 	}
+	// Any failure but a missing mark counts, error replies too: an entry
+	// must never be stored without the tag sets that can invalidate it.
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return false, err
 	}

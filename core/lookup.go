@@ -10,22 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Item is what a Loader returns.
-type Item struct {
-	// Value is the bytes to cache.
-	Value []byte
-	// Tags are recorded on top of Policy.Tags.
-	Tags []string
-	// NoStore serves Value to the caller whose loader produced it and to no
-	// one else: it is neither stored nor handed to collapsed callers, who run
-	// their own loaders instead.
-	NoStore bool
-}
-
-// Loader produces an item on a miss or a refresh. ctx is detached from the
-// caller's cancellation and bounded by Config.LoadTimeout.
-type Loader func(ctx context.Context) (Item, error)
-
 // Status says where a Result came from.
 type Status uint8
 
@@ -70,11 +54,18 @@ type Result struct {
 }
 
 // Lookup returns the item for k: from Redis when it is fresh, or stale within
-// p's windows, else from load, once per key across every instance sharing
+// p's windows, else from l, once per key across every instance sharing
 // Redis. Lookup never fails because of Redis; it fails only when the loader
 // fails with no stale value to serve, when ctx ends, or when p is invalid.
-func (e *Engine) Lookup(ctx context.Context, k Key, p Policy, load Loader) (Result, error) {
-	_, res, err := LookupValue(ctx, e, k, p, load, rawBytes)
+//
+// When no usable entry exists, the caller takes part in a fill. The first
+// caller in the process leads it: l.Load runs on its goroutine and with its
+// ctx, and a panic goes on up that goroutine (the callers waiting on it get
+// a *PanicError). The others wait for the leader's item, each until its
+// own ctx ends. If the leader's caller leaves before its load ends, one of
+// the waiters leads instead.
+func (e *Engine) Lookup(ctx context.Context, k Key, p Policy, l Loader) (Result, error) {
+	_, res, err := lookup(ctx, e, k, p, l, rawBytes, false)
 	return res, err
 }
 
@@ -85,39 +76,69 @@ func rawBytes(b []byte) ([]byte, error) { return b, nil }
 // an error from it makes a cached entry a miss that is reported and
 // overwritten. Every caller gets a value decoded for it alone, never one
 // shared with collapsed callers.
-func LookupValue[T any](ctx context.Context, e *Engine, k Key, p Policy, load Loader, decode func([]byte) (T, error)) (T, Result, error) {
+func LookupValue[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, decode func([]byte) (T, error)) (T, Result, error) {
+	return lookup(ctx, e, k, p, l, decode, false)
+}
+
+// lookup is the read path of Lookup and Fetch; detach runs the shared work
+// of a fill on a goroutine of the engine (Fetch).
+func lookup[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, decode func([]byte) (T, error), detach bool) (T, Result, error) {
 	var zero T
-	if err := p.validate(); err != nil {
+	if err := p.Validate(); err != nil {
 		return zero, Result{}, err
 	}
 	if k.Name == "" {
 		return zero, Result{}, errEmptyKey
 	}
+	f := &fill{k: k, p: p, l: l, check: checker(decode), detach: detach}
 	ent, v, err := read(ctx, e, k, decode)
 	if err != nil {
 		if ctx.Err() != nil {
 			return zero, Result{}, ctx.Err()
 		}
-		return fill(ctx, e, k, p, load, decode, stale[T]{}, bypassDetail(err))
+		f.bypass = bypassDetail(err)
+		return filled(ctx, e, f, decode)
 	}
 	now := e.now()
 	switch {
 	case ent == nil:
 		e.emit(ctx, Event{Kind: EventMiss, Key: k.Name})
-		return fill(ctx, e, k, p, load, decode, stale[T]{}, "")
+		return filled(ctx, e, f, decode)
 	case now.UnixMilli() < ent.FreshUntil:
 		if e.refreshDue(ent, p, now) {
-			e.refresh(ctx, k, p, load, ent.StoredAt)
+			e.refresh(ctx, k, p, l, ent.StoredAt)
 		}
 		e.emit(ctx, Event{Kind: EventHit, Key: k.Name})
 		return v, cached(ent, StatusHit), nil
 	case now.UnixMilli() < ent.StaleUntil:
-		e.refresh(ctx, k, p, load, ent.StoredAt)
+		e.refresh(ctx, k, p, l, ent.StoredAt)
 		e.emit(ctx, Event{Kind: EventStale, Key: k.Name})
 		return v, cached(ent, StatusStale), nil
 	}
 	e.emit(ctx, Event{Kind: EventMiss, Key: k.Name, Detail: "expired"})
-	return fill(ctx, e, k, p, load, decode, stale[T]{ent, v}, "")
+	f.old = ent
+	return filled(ctx, e, f, decode)
+}
+
+// filled runs f and decodes its result for the caller.
+func filled[T any](ctx context.Context, e *Engine, f *fill, decode func([]byte) (T, error)) (T, Result, error) {
+	var zero T
+	res, err := e.fill(ctx, f)
+	if err != nil {
+		return zero, Result{}, err
+	}
+	v, err := decode(res.Value)
+	if err != nil {
+		return zero, Result{}, fmt.Errorf("core: decode loaded value: %w", err)
+	}
+	return v, res, nil
+}
+
+func checker[T any](decode func([]byte) (T, error)) func([]byte) error {
+	return func(b []byte) error {
+		_, err := decode(b)
+		return err
+	}
 }
 
 func cached(ent *entry, s Status) Result {
@@ -149,16 +170,13 @@ func read[T any](ctx context.Context, e *Engine, k Key, decode func([]byte) (T, 
 func (e *Engine) get(ctx context.Context, k Key) ([]byte, error) {
 	ek := e.entryKey(k.Name)
 	v, err, _ := e.reads.Do(ek, func() (any, error) {
-		var raw []byte
-		err := e.call(context.WithoutCancel(ctx), k.Name, func(ctx context.Context) error {
+		return call(context.WithoutCancel(ctx), e, k.Name, func(ctx context.Context) ([]byte, error) {
 			b, err := e.rdb.Get(ctx, ek).Bytes()
 			if errors.Is(err, redis.Nil) {
-				return nil
+				return nil, nil
 			}
-			raw = b
-			return err
+			return b, err
 		})
-		return raw, err
 	})
 	if err != nil {
 		return nil, err
@@ -205,6 +223,9 @@ func (e *Engine) parseEntry(ctx context.Context, k Key, raw []byte, check func([
 // earlier by XFetch's draw, which fires with probability
 // exp(-gap/(load*beta)) so that slow loaders start sooner.
 func (e *Engine) refreshDue(ent *entry, p Policy, now time.Time) bool {
+	if p.RefreshAhead < 0 {
+		return false // refresh-ahead is off, XFetch's early start with it
+	}
 	start := ent.FreshUntil - p.refreshAhead().Milliseconds()
 	gap := start - now.UnixMilli()
 	if gap <= 0 {

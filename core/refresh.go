@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -11,74 +12,76 @@ import (
 
 // refresh starts a background refresh of k, which was stored at seen, unless
 // one is running already, in this process or (by the lock) in another, or
-// the worker pool is full: then the current value keeps being served.
-func (e *Engine) refresh(ctx context.Context, k Key, p Policy, load Loader, seen int64) {
+// the worker pool is full: then the current value keeps being served. l's
+// Reload runs here, on the caller's goroutine, only if the refresh starts.
+func (e *Engine) refresh(ctx context.Context, k Key, p Policy, l Loader, seen int64) {
 	detached := context.WithoutCancel(ctx) // keeps trace values, drops cancellation
-	skipped := e.bg.goRefresh(k.Name, func() {
-		defer func() {
-			if r := recover(); r != nil {
-				e.emit(detached, Event{Kind: EventRefreshFailed, Key: k.Name, Err: fmt.Errorf("core: refresh panicked: %v", r)})
-			}
-		}()
-		e.runRefresh(detached, k, p, load, seen)
+	skipped := e.bg.goRefreshMany([]string{k.Name}, func() func([]string) {
+		reload := l.Reload()
+		return func([]string) {
+			defer e.recoverRefresh(detached, k.Name)
+			e.runRefresh(detached, k, p, reload, seen)
+		}
 	})
 	if skipped != "" && skipped != "running" {
 		e.emit(ctx, Event{Kind: EventRefreshSkipped, Key: k.Name, Detail: skipped})
 	}
 }
 
-// refreshingKey marks the context of a loader called by a background refresh.
-type refreshingKey struct{}
-
-// Refreshing reports whether ctx is that of a loader called by a background
-// refresh rather than for a caller waiting on it. A loader that acts on
-// behalf of the caller that triggered it (the HTTP layer runs the caller's
-// request) must act on behalf of no one in a refresh: the trigger is just
-// whoever happened to read the stale value.
-func Refreshing(ctx context.Context) bool {
-	v, _ := ctx.Value(refreshingKey{}).(bool)
-	return v
+// recoverRefresh reports a refresh that panicked.
+func (e *Engine) recoverRefresh(ctx context.Context, key string) {
+	if v := recover(); v != nil {
+		e.emit(ctx, Event{Kind: EventRefreshFailed, Key: key, Err: &PanicError{Value: v, Stack: debug.Stack()}})
+	}
 }
 
 // runRefresh tries k's lock without waiting; the holder reloads and stores.
-func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, load Loader, seen int64) {
-	ctx, cancel := context.WithTimeout(context.WithValue(parent, refreshingKey{}, true), e.cfg.LoadTimeout)
+func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func(context.Context) (Item, error), seen int64) {
+	ctx, cancel := context.WithTimeout(parent, e.cfg.LoadTimeout)
 	defer cancel()
 	token := newToken()
-	won, ent, epoch, err := e.tryLock(ctx, k, token, nil)
-	if err == nil && !won && e.reclaim(ctx, k) {
-		won, ent, epoch, err = e.tryLock(ctx, k, token, nil)
+	lk, err := e.tryLock(ctx, k, token, nil)
+	if err == nil && !lk.won && e.reclaim(ctx, k) {
+		lk, err = e.tryLock(ctx, k, token, nil)
 	}
 	switch {
 	case err != nil:
 		return // reported by call
-	case !won:
+	case !lk.won:
 		e.emit(ctx, Event{Kind: EventRefreshSkipped, Key: k.Name, Detail: "locked"})
 		return
-	case ent != nil && ent.StoredAt > seen && !e.refreshDue(ent, p, e.now()):
+	case lk.ent != nil && lk.ent.StoredAt > seen && !e.refreshDue(lk.ent, p, e.now()):
 		e.unlock(ctx, k, token) // another instance refreshed it already
 		return
 	}
-	epoch = outerEpoch(parent, epoch)
-	item, took, err := e.load(withEpoch(ctx, epoch), k, load, EventRefreshFailed)
-	if err != nil || item.NoStore {
-		e.unlock(ctx, k, token) // a failure was reported by load
-		if err == nil {
-			e.emit(ctx, Event{Kind: EventRefreshFailed, Key: k.Name, Duration: took, Err: errRefreshNoStore})
+	released := false
+	defer func() {
+		if !released { // the reload failed, panicked, or was not stored
+			e.unlock(ctx, k, token)
 		}
+	}()
+	start := time.Now()
+	item, err := reload(ctx)
+	took := time.Since(start)
+	switch {
+	case err != nil:
+		e.emit(ctx, Event{Kind: EventRefreshFailed, Key: k.Name, Duration: took, Err: err})
+		return
+	case item.NoStore:
+		e.emit(ctx, Event{Kind: EventRefreshFailed, Key: k.Name, Duration: took, Err: errRefreshNoStore})
 		return
 	}
-	if _, stored := e.store(ctx, k, p, item, took, token, epoch); !stored {
-		e.unlock(ctx, k, token)
+	if _, released = e.store(ctx, k, p, item, took, token, lk.epoch); !released {
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Key: k.Name, Duration: took, Err: errNotStored})
 		return
 	}
+	e.storeExtra(ctx, p, item, took, lk.epoch)
 	e.emit(ctx, Event{Kind: EventRefreshOK, Key: k.Name, Duration: took})
 }
 
 var errRefreshNoStore = errors.New("core: refresh loaded a value marked not to be stored")
 
-var errNotStored = fmt.Errorf("core: refreshed value not stored: redis failed or the lock was lost")
+var errNotStored = errors.New("core: refreshed value not stored: redis failed, the lock was lost, or a tag was invalidated")
 
 // refreshMany refreshes the stale keys of a batch in one background job: it
 // claims the keys not being refreshed in this process, takes the lock of
@@ -86,13 +89,11 @@ var errNotStored = fmt.Errorf("core: refreshed value not stored: redis failed or
 // call, and stores them.
 func (e *Engine) refreshMany(ctx context.Context, keys []string, p Policy, load func(ctx context.Context, keys []string) (map[string][]byte, error)) {
 	detached := context.WithoutCancel(ctx)
-	skipped := e.bg.goRefreshMany(keys, func(claimed []string) {
-		defer func() {
-			if r := recover(); r != nil {
-				e.emit(detached, Event{Kind: EventRefreshFailed, Err: fmt.Errorf("core: refresh panicked: %v", r)})
-			}
-		}()
-		e.runRefreshMany(detached, claimed, p, load)
+	skipped := e.bg.goRefreshMany(keys, func() func([]string) {
+		return func(claimed []string) {
+			defer e.recoverRefresh(detached, "")
+			e.runRefreshMany(detached, claimed, p, load)
+		}
 	})
 	if skipped != "" && skipped != "running" {
 		e.emit(ctx, Event{Kind: EventRefreshSkipped, Detail: skipped})
@@ -100,7 +101,7 @@ func (e *Engine) refreshMany(ctx context.Context, keys []string, p Policy, load 
 }
 
 func (e *Engine) runRefreshMany(parent context.Context, keys []string, p Policy, load func(ctx context.Context, keys []string) (map[string][]byte, error)) {
-	ctx, cancel := context.WithTimeout(context.WithValue(parent, refreshingKey{}, true), e.cfg.LoadTimeout)
+	ctx, cancel := context.WithTimeout(parent, e.cfg.LoadTimeout)
 	defer cancel()
 	token := newToken()
 	won := e.lockMany(ctx, keys, token)
@@ -120,23 +121,28 @@ func (e *Engine) runRefreshMany(parent context.Context, keys []string, p Policy,
 }
 
 // lockMany tries the locks of keys in pipelines and returns those it took.
+// A pipeline Redis did not answer is a failure, for the breaker too.
 func (e *Engine) lockMany(ctx context.Context, keys []string, token string) []string {
 	var won []string
 	for _, chunk := range chunks(keys, batchSize) {
-		_ = e.call(ctx, "", func(ctx context.Context) error {
+		got, _ := call(ctx, e, "", func(ctx context.Context) ([]string, error) {
 			pipe := e.rdb.Pipeline()
 			cmds := make([]*redis.StatusCmd, len(chunk))
 			for i, key := range chunk {
 				cmds[i] = pipe.SetArgs(ctx, lockKey(e.entryKey(key)), token, redis.SetArgs{Mode: "NX", TTL: e.cfg.LockTTL})
 			}
-			_, _ = pipe.Exec(ctx)
+			if _, err := pipe.Exec(ctx); pipelineErr(err) != nil {
+				return nil, err
+			}
+			var took []string
 			for i, cmd := range cmds {
 				if cmd.Err() == nil {
-					won = append(won, chunk[i])
+					took = append(took, chunk[i])
 				}
 			}
-			return nil
+			return took, nil
 		})
+		won = append(won, got...)
 	}
 	return won
 }

@@ -3,6 +3,9 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,7 +64,7 @@ func TestStalledLockHolderIsOvertakenAndReleasesNothingElse(t *testing.T) {
 	if redistest.Embedded() {
 		t.Skip("the embedded miniredis expires keys only when its clock is moved, not as time passes")
 	}
-	short := func(c *Config) { c.LockTTL = 200 * time.Millisecond; c.LockWait = 5 * time.Second }
+	short := func(c *Config) { c.LockTTL = 200 * time.Millisecond } // LockWait: as long, enough to take over
 	a := newEngine(t, redistest.Client(t), ns, short)
 	b := newEngine(t, redistest.Client(t), ns, short)
 	p := Policy{TTL: time.Minute}
@@ -73,11 +76,11 @@ func TestStalledLockHolderIsOvertakenAndReleasesNothingElse(t *testing.T) {
 	}
 	aDone := make(chan outcome, 1)
 	go func() {
-		res, err := a.Lookup(context.Background(), Key{Name: "k"}, p, func(context.Context) (Item, error) {
+		res, err := a.Lookup(context.Background(), Key{Name: "k"}, p, LoaderFunc(func(context.Context) (Item, error) {
 			close(started)
 			<-release // stall well past the lock's TTL
 			return Item{Value: []byte("old")}, nil
-		})
+		}))
 		aDone <- outcome{res, err}
 	}()
 	<-started
@@ -124,10 +127,12 @@ func TestUnlockNeverDeletesAnotherHoldersLock(t *testing.T) {
 	}
 }
 
-func TestLoaderPanicReachesEveryWaiterAsAnError(t *testing.T) {
+// A Fetch's loader runs on a goroutine of the engine: its panic reaches
+// every caller, the one that started the fill included, as an error.
+func TestFetchLoaderPanicReachesEveryCallerAsAnError(t *testing.T) {
 	e := newEngine(t, redistest.Client(t), redistest.Prefix(t), nil)
 	var calls atomic.Int32
-	load := func(context.Context) (Item, error) {
+	load := func(context.Context) (string, error) {
 		calls.Add(1)
 		time.Sleep(50 * time.Millisecond)
 		panic("boom")
@@ -137,10 +142,10 @@ func TestLoaderPanicReachesEveryWaiterAsAnError(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := e.Lookup(context.Background(), Key{Name: "p"}, Policy{TTL: time.Minute}, load)
+			_, err := Fetch(context.Background(), e, "p", Policy{TTL: time.Minute}, load)
 			var pe *PanicError
-			if !errors.As(err, &pe) || pe.Value != "boom" {
-				t.Errorf("err = %v, want a *PanicError carrying boom", err)
+			if !errors.As(err, &pe) || pe.Value != "boom" || !strings.Contains(string(pe.Stack), "TestFetchLoaderPanic") {
+				t.Errorf("err = %v, want a *PanicError carrying boom and the loader's stack", err)
 			}
 		}()
 	}
@@ -150,10 +155,106 @@ func TestLoaderPanicReachesEveryWaiterAsAnError(t *testing.T) {
 	}
 }
 
-func TestCallerThatGivesUpDoesNotFailTheOthers(t *testing.T) {
+// A Lookup's loader runs on its leader's goroutine: its panic goes on up
+// that goroutine, with the loader's frames on the stack, for the caller's
+// own recovery; the callers waiting on it get a *PanicError; the lock is
+// released and nothing is stored.
+func TestLookupLoaderPanicGoesUpTheLeadersGoroutine(t *testing.T) {
+	rdb := redistest.Client(t)
+	e := newEngine(t, rdb, redistest.Prefix(t), nil)
+	var calls atomic.Int32
+	started := make(chan struct{})
+	load := LoaderFunc(func(context.Context) (Item, error) {
+		calls.Add(1)
+		close(started)
+		time.Sleep(100 * time.Millisecond)
+		panic(errBoom)
+	})
+	leader := make(chan string, 1)
+	go func() {
+		defer func() {
+			v := recover()
+			if v != errBoom {
+				leader <- fmt.Sprintf("recovered %v, want errBoom", v)
+				return
+			}
+			leader <- string(debug.Stack())
+		}()
+		_, _ = e.Lookup(context.Background(), Key{Name: "p"}, Policy{TTL: time.Minute}, load)
+		leader <- "the leader returned instead of panicking"
+	}()
+	<-started
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.Lookup(context.Background(), Key{Name: "p"}, Policy{TTL: time.Minute}, item("unused"))
+			var pe *PanicError
+			if !errors.As(err, &pe) || !errors.Is(err, errBoom) {
+				t.Errorf("waiter: %v, want a *PanicError wrapping errBoom", err)
+			}
+		}()
+	}
+	if stack := <-leader; !strings.Contains(stack, "TestLookupLoaderPanicGoesUpTheLeadersGoroutine.func1") {
+		t.Fatalf("the leader's recovery: %s", stack)
+	}
+	wg.Wait()
+	if calls.Load() != 1 {
+		t.Fatalf("loader ran %d times, want 1", calls.Load())
+	}
+	if n := rdb.Exists(context.Background(), e.entryKey("p"), lockKey(e.entryKey("p"))).Val(); n != 0 {
+		t.Fatalf("%d of the entry and its lock left after the panic, want none", n)
+	}
+}
+
+var errBoom = errors.New("boom")
+
+// A Fetch's fill outlives a caller that gives up: the others get its value
+// and it is stored.
+func TestFetchCallerThatGivesUpDoesNotFailTheOthers(t *testing.T) {
 	e := newEngine(t, redistest.Client(t), redistest.Prefix(t), nil)
 	var calls atomic.Int32
-	load := func(ctx context.Context) (Item, error) {
+	load := func(ctx context.Context) (string, error) {
+		calls.Add(1)
+		select {
+		case <-time.After(150 * time.Millisecond):
+			return "v", nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	p := Policy{TTL: time.Minute}
+	impatient, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := Fetch(impatient, e, "k", p, load)
+		first <- err
+	}()
+	waitFor(t, "the first caller's load to start", func() bool { return calls.Load() == 1 })
+	second := make(chan string, 1)
+	go func() {
+		v, _ := Fetch(context.Background(), e, "k", p, load)
+		second <- v
+	}()
+	cancel()
+	if err := <-first; !errors.Is(err, context.Canceled) {
+		t.Fatalf("impatient caller: %v, want context.Canceled", err)
+	}
+	if v := <-second; v != "v" {
+		t.Fatalf("patient caller got %q, want v", v)
+	}
+	if v, err := Fetch(context.Background(), e, "k", p, load); err != nil || v != "v" || calls.Load() != 1 {
+		t.Fatalf("after: %q %v, %d loads; the abandoned fill must still be stored", v, err, calls.Load())
+	}
+}
+
+// A Lookup's fill runs on its leader's context: when the leader's caller
+// leaves and its load fails for it, a waiter leads instead and loads.
+func TestLookupWaitersLeadWhenTheLeaderLeaves(t *testing.T) {
+	e := newEngine(t, redistest.Client(t), redistest.Prefix(t), nil)
+	var calls atomic.Int32
+	load := LoaderFunc(func(ctx context.Context) (Item, error) {
 		calls.Add(1)
 		select {
 		case <-time.After(150 * time.Millisecond):
@@ -161,7 +262,7 @@ func TestCallerThatGivesUpDoesNotFailTheOthers(t *testing.T) {
 		case <-ctx.Done():
 			return Item{}, ctx.Err()
 		}
-	}
+	})
 	p := Policy{TTL: time.Minute}
 	impatient, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
@@ -175,16 +276,16 @@ func TestCallerThatGivesUpDoesNotFailTheOthers(t *testing.T) {
 		res, _ := e.Lookup(context.Background(), Key{Name: "k"}, p, load)
 		second <- res
 	}()
+	time.Sleep(20 * time.Millisecond) // let the second caller join the flight
 	cancel()
 	if err := <-first; !errors.Is(err, context.Canceled) {
 		t.Fatalf("impatient caller: %v, want context.Canceled", err)
 	}
-	if res := <-second; string(res.Value) != "v" {
-		t.Fatalf("patient caller got %q, want v", res.Value)
+	if res := <-second; string(res.Value) != "v" || res.Status != StatusMiss || !res.Stored {
+		t.Fatalf("patient caller: %q %v stored=%v, want its own load, stored", res.Value, res.Status, res.Stored)
 	}
-	res, err := e.Lookup(context.Background(), Key{Name: "k"}, p, load)
-	if err != nil || res.Status != StatusHit || calls.Load() != 1 {
-		t.Fatalf("after: %v %v, %d loads; the abandoned fill must still be stored", res.Status, err, calls.Load())
+	if calls.Load() != 2 {
+		t.Fatalf("%d loads, want the leader's (abandoned) and the waiter's", calls.Load())
 	}
 }
 
@@ -193,12 +294,12 @@ func TestNoStoreValueIsNotSharedWithCollapsedCallers(t *testing.T) {
 	var calls atomic.Int32
 	gate := make(chan struct{})
 	load := func(n int32) Loader {
-		return func(context.Context) (Item, error) {
+		return LoaderFunc(func(context.Context) (Item, error) {
 			if calls.Add(1) == 1 {
 				<-gate
 			}
 			return Item{Value: []byte{byte('0' + n)}, NoStore: true}, nil
-		}
+		})
 	}
 	results := make(chan string, 2)
 	go func() {

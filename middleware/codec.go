@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/swrcache/swrcache/internal/wire"
 	"github.com/swrcache/swrcache/keyfunc"
 )
 
@@ -26,17 +27,14 @@ const responseVersion = 1
 const maxFields = 1000
 
 func (r response) encode() ([]byte, error) {
-	n := 1 + 3*binary.MaxVarintLen64 + len(r.Body) + binary.MaxVarintLen64
+	if len(r.Header) > maxFields {
+		return nil, fmt.Errorf("middleware: %d header fields, at most %d are stored", len(r.Header), maxFields)
+	}
+	n := 1 + 3*binary.MaxVarintLen64 + binary.MaxVarintLen64 + len(r.Body)
 	strs := 0
 	for _, f := range r.Header {
 		strs += len(f)
-		n += binary.MaxVarintLen64
-		for _, s := range f {
-			n += binary.MaxVarintLen64 + len(s)
-		}
-	}
-	if len(r.Header) > maxFields {
-		return nil, fmt.Errorf("middleware: %d header fields, at most %d are stored", len(r.Header), maxFields)
+		n += binary.MaxVarintLen64 + wire.StringsLen(f)
 	}
 	b := make([]byte, 0, n)
 	b = append(b, responseVersion)
@@ -44,19 +42,20 @@ func (r response) encode() ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(r.Header)))
 	b = binary.AppendUvarint(b, uint64(strs))
 	for _, f := range r.Header {
-		b = appendString(b, f[0])
-		b = binary.AppendUvarint(b, uint64(len(f)-1))
-		for _, v := range f[1:] {
-			b = appendString(b, v)
-		}
+		b = wire.AppendString(b, f[0])
+		b = wire.AppendStrings(b, f[1:])
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.Body)))
 	return append(b, r.Body...), nil
 }
 
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
+// mustEncode encodes a response known to be valid.
+func (r response) mustEncode() []byte {
+	b, err := r.encode()
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 var errShort = errors.New("middleware: stored response is truncated")
@@ -67,72 +66,39 @@ func decodeResponse(b []byte) (response, error) {
 	if len(b) == 0 || b[0] != responseVersion {
 		return response{}, errors.New("middleware: stored response has another format")
 	}
-	d := decoder{b: b[1:]}
-	status, nfields, nstrs := d.uvarint(), d.uvarint(), d.uvarint()
+	d := wire.NewReader(b[1:])
+	status, nfields, nstrs := d.Uvarint(), d.Uvarint(), d.Uvarint()
 	switch {
-	case d.err != nil:
-		return response{}, d.err
+	case d.Err() != nil:
+		return response{}, errShort
 	case status < 200 || status > 599:
 		return response{}, fmt.Errorf("middleware: stored status %d", status)
-	case nfields > maxFields || nstrs > uint64(len(d.b)) || nfields > nstrs:
+	case nfields > maxFields || nstrs > uint64(d.Len()) || nfields > nstrs:
 		return response{}, errShort
 	}
 	// One string holds every name and value: copy the rest of b once, and
 	// slice the strings out of the copy as they are read.
-	text := string(d.b)
+	text := string(d.Rest())
 	strs := make([]string, 0, nstrs)
 	fields := make([][]string, 0, nfields)
 	for range nfields {
 		start := len(strs)
-		strs = append(strs, d.str(text))
-		nv := d.uvarint()
-		if d.err != nil || nv == 0 || uint64(len(strs))+nv > nstrs {
+		strs = append(strs, d.StringIn(text))
+		nv := d.Uvarint()
+		if d.Err() != nil || nv == 0 || uint64(len(strs))+nv > nstrs {
 			return response{}, errShort
 		}
 		for range nv {
-			strs = append(strs, d.str(text))
+			strs = append(strs, d.StringIn(text))
 		}
-		if d.err != nil || !keyfunc.ValidHeaderName(strs[start]) {
+		if d.Err() != nil || !keyfunc.ValidHeaderName(strs[start]) {
 			return response{}, errShort
 		}
 		fields = append(fields, strs[start:len(strs):len(strs)])
 	}
-	n := d.uvarint()
-	if d.err != nil || n != uint64(len(d.b)) {
+	n := d.Uvarint()
+	if d.Err() != nil || n != uint64(d.Len()) {
 		return response{}, errShort
 	}
-	body := b[len(b)-len(d.b):]
-	return response{Status: int(status), Header: fields, Body: body}, nil
-}
-
-// decoder reads uvarints and strings, remembering the first error.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errShort
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-// str reads a string and returns it as a slice of text, a copy of the
-// decoder's input from where the header fields start (d.b is a suffix of it).
-func (d *decoder) str(text string) string {
-	n := d.uvarint()
-	if d.err != nil || n > uint64(len(d.b)) {
-		d.err = errShort
-		return ""
-	}
-	off := len(text) - len(d.b)
-	d.b = d.b[n:]
-	return text[off : off+int(n)]
+	return response{Status: int(status), Header: fields, Body: d.Rest()}, nil
 }

@@ -6,26 +6,20 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"time"
 
+	"github.com/swrcache/swrcache/core"
 	"github.com/swrcache/swrcache/keyfunc"
 )
 
-// Config is one route's caching policy. Every field but TTL and
-// Key.Resource has a zero value that means something sensible.
+// Config is one route's caching policy, the same for every adapter. Every
+// field but TTL and Key.Resource has a zero value that means something
+// sensible.
 type Config struct {
-	// TTL is how long a response is fresh. Required.
-	TTL time.Duration
-	// StaleWhileRevalidate serves a stale response for this long after TTL
-	// while a background refresh replaces it. 0 means never.
-	StaleWhileRevalidate time.Duration
-	// StaleIfError serves a stale response for this long after TTL when the
-	// handler fails (an error, a panic or a 5xx). 0 means never.
-	StaleIfError time.Duration
-	// RefreshAhead refreshes a response in the background this long before
-	// it goes stale, so hot routes never expire. 0 means min(30s, TTL/10);
-	// negative means never.
-	RefreshAhead time.Duration
+	// Policy is the route's freshness policy, as for core.Fetch: TTL
+	// (required), StaleWhileRevalidate and StaleIfError (served when the
+	// handler fails: an error, a panic or a 5xx), RefreshAhead, Beta and
+	// Tags.
+	core.Policy
 
 	// Key says which parts of a request identify its response. Resource is
 	// required; by default the key covers the method, host, escaped path and
@@ -49,22 +43,23 @@ type Config struct {
 	// it sets Tenant when Tenant is nil, and background refreshes carry it.
 	TenantHeader string
 
-	// Statuses lists the status codes that may be stored. nil means RFC
-	// 9110's heuristically cacheable ones: 200, 203, 204, 300, 301, 308, 404,
-	// 405, 410, 414 and 501.
+	// Statuses lists the status codes that may be stored: 200 to 499, less
+	// 206 (partial content) and 304 (no body to replay). nil means RFC
+	// 9110's heuristically cacheable ones below 500: 200, 203, 204, 300,
+	// 301, 308, 404, 405, 410 and 414. A 5xx is a failure, never stored.
 	Statuses []int
-	// MaxBody is the largest body stored, in bytes. A larger response is
-	// served to its caller and not stored, and for a minute later requests
-	// for the same key go straight to the handler. 0 means 4 MiB.
+	// MaxBody is the largest body stored, in bytes, and the most a fill
+	// holds in memory. A larger response streams to its client, is not
+	// stored, and for a minute later requests for its key go straight to
+	// the handler. 0 means 4 MiB.
 	MaxBody int64
-	// Tags are recorded with every response stored for the route, for
-	// invalidation.
-	Tags []string
 	// TagsHeader names a response header whose comma-separated values are
-	// recorded as tags too; the header is not sent to clients. "" means none.
+	// recorded as tags on top of Policy.Tags; the header never reaches
+	// clients. "" means none.
 	TagsHeader string
 
-	// Skipper returns true for requests that must not use the cache.
+	// Skipper returns true for requests that must not use the cache; they
+	// go to the handler with Cache-Status "fwd=bypass; detail=skipped".
 	Skipper func(r *http.Request) bool
 	// SampleRate is the fraction of requests that use the cache, for a
 	// canary rollout; the rest go straight to the handler. 0 means 1 (all).
@@ -84,32 +79,42 @@ type Config struct {
 
 	// Name is the cache's name in Cache-Status. "" means "swrcache".
 	Name string
+
+	// Router is what background refreshes of echo and gin routes are sent
+	// through, as requests of their own (see IsRefresh): gin needs its
+	// *gin.Engine here; for echo, nil means the echo instance that served
+	// the request. net/http does not use it: a refresh there calls the
+	// handler after the cache directly.
+	Router http.Handler
 }
 
 // DefaultStatuses are the status codes RFC 9110 (section 15.1) defines as
-// heuristically cacheable, less 206 (partial content is not assembled).
-var DefaultStatuses = []int{200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501}
+// heuristically cacheable, less 206 (partial content is not assembled) and
+// 501 (a 5xx is a failure, for stale-if-error, and never stored).
+var DefaultStatuses = []int{200, 203, 204, 300, 301, 308, 404, 405, 410, 414}
 
 // DefaultMaxBody is the default of Config.MaxBody.
 const DefaultMaxBody = 4 << 20
 
-// Validate reports the first problem with c, or nil.
+// Validate reports the first problem with c, or nil. Each message names the
+// field and says what to change.
 func (c Config) Validate() error {
+	if err := c.Policy.Validate(); err != nil {
+		return err
+	}
 	switch {
-	case c.TTL < time.Millisecond:
-		return fmt.Errorf("middleware: TTL must be at least 1ms, got %v", c.TTL)
-	case c.StaleWhileRevalidate < 0 || c.StaleIfError < 0:
-		return errors.New("middleware: stale windows must not be negative")
 	case c.MaxBody < 0:
-		return errors.New("middleware: MaxBody must not be negative")
+		return errors.New("middleware: MaxBody must not be negative; 0 means 4 MiB")
 	case math.IsNaN(c.SampleRate) || c.SampleRate < 0 || c.SampleRate > 1:
 		return fmt.Errorf("middleware: SampleRate must be in [0, 1], got %v", c.SampleRate)
 	case c.AllowAuthorization && c.Tenant == nil && c.TenantHeader == "" && len(c.Key.Headers) == 0:
 		return errors.New("middleware: AllowAuthorization needs a key that separates users: a Tenant or Key.Headers")
+	case c.Statuses != nil && len(c.Statuses) == 0:
+		return errors.New("middleware: Statuses is empty, so nothing would ever be stored; leave it nil for the default list")
 	}
 	for _, s := range c.Statuses {
-		if s < 100 || s > 599 {
-			return fmt.Errorf("middleware: status %d is not an HTTP status", s)
+		if err := storable(s); err != nil {
+			return err
 		}
 	}
 	if c.TenantHeader != "" && !keyfunc.ValidHeaderName(c.TenantHeader) {
@@ -119,7 +124,24 @@ func (c Config) Validate() error {
 		return fmt.Errorf("middleware: TagsHeader %q is not a header name", c.TagsHeader)
 	}
 	if err := c.Key.Validate(); err != nil {
-		return fmt.Errorf("middleware: %w", err)
+		return fmt.Errorf("middleware: Key: %w", err)
+	}
+	return nil
+}
+
+// storable reports why status may not be listed in Config.Statuses.
+func storable(s int) error {
+	switch {
+	case s < 100 || s > 599:
+		return fmt.Errorf("middleware: Statuses: %d is not an HTTP status", s)
+	case s < 200:
+		return fmt.Errorf("middleware: Statuses: %d is informational, never a response to store", s)
+	case s >= 500:
+		return fmt.Errorf("middleware: Statuses: %d is a failure, never stored (StaleIfError serves the last good response instead)", s)
+	case s == http.StatusPartialContent:
+		return errors.New("middleware: Statuses: 206 is a part of a response; the cache stores whole ones")
+	case s == http.StatusNotModified:
+		return errors.New("middleware: Statuses: 304 has no body to replay; the cache answers If-None-Match with its own 304s")
 	}
 	return nil
 }
@@ -144,6 +166,9 @@ func (c Config) withDefaults() Config {
 			v := r.Header.Values(h)
 			return firstOf(v), len(v) == 1
 		}
+	}
+	if c.TagsHeader != "" {
+		c.TagsHeader = http.CanonicalHeaderKey(c.TagsHeader)
 	}
 	return c
 }

@@ -66,36 +66,3 @@ func isWrite(method string) bool {
 	}
 	return false
 }
-
-// HookWriter wraps w so that hook runs before the status is written. It
-// keeps http.Flusher and exposes Unwrap for http.ResponseController.
-func HookWriter(w http.ResponseWriter, hook func(status int)) http.ResponseWriter {
-	return &hookWriter{ResponseWriter: w, hook: hook}
-}
-
-type hookWriter struct {
-	http.ResponseWriter
-	hook func(status int)
-}
-
-func (w *hookWriter) WriteHeader(status int) {
-	if status >= 200 {
-		w.hook(status)
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *hookWriter) Write(p []byte) (int, error) {
-	w.hook(http.StatusOK) // no-op if WriteHeader ran
-	return w.ResponseWriter.Write(p)
-}
-
-func (w *hookWriter) Flush() {
-	w.hook(http.StatusOK)
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap returns the wrapped writer, for http.ResponseController.
-func (w *hookWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

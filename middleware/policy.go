@@ -42,15 +42,11 @@ func acceptsOnly(r *http.Request, mediaType string) bool {
 	return len(v) == 1 && strings.EqualFold(strings.TrimSpace(v[0]), mediaType)
 }
 
-// noStoreReason says why a captured response must not be stored, or "".
-func (c *Cache) noStoreReason(rec *recorder) string {
-	h := rec.sentHeader()
+// noStoreReason says why a response with this status and header must not
+// be stored, or "".
+func (c *Cache) noStoreReason(status int, h http.Header) string {
 	switch {
-	case rec.overflow:
-		return "too-large"
-	case rec.flushed:
-		return "streamed"
-	case !slices.Contains(c.cfg.Statuses, rec.status):
+	case !slices.Contains(c.cfg.Statuses, status):
 		return "status"
 	case len(h.Values("Set-Cookie")) > 0:
 		return "set-cookie"
@@ -59,8 +55,7 @@ func (c *Cache) noStoreReason(rec *recorder) string {
 		return "cache-control"
 	case isEventStream(h.Get("Content-Type")):
 		return "streamed"
-	}
-	if slices.Contains(varyNames(h), "*") {
+	case slices.Contains(varyNames(h), "*"):
 		return "vary"
 	}
 	return ""

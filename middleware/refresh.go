@@ -26,12 +26,18 @@ func (c *Cache) snapshot(r *http.Request, tenant string, vary []string) *refresh
 	if c.cfg.TenantHeader != "" && tenant != "" {
 		s.header.Set(c.cfg.TenantHeader, tenant)
 	}
+	if c.cfg.Key.Query != nil && !c.cfg.PassUnkeyedQuery {
+		u := *r.URL
+		u.RawQuery = c.cfg.Key.KeyedQuery(u.RawQuery)
+		s.req.URL = &u
+	}
 	return s
 }
 
 // request rebuilds the request for a refresh: a GET for the same URL, host
 // and route, with the key's headers and the tenant and nothing else: no
-// cookies, no credentials, no body of whoever triggered it.
+// cookies, no credentials, no body of whoever triggered it. It is marked
+// as a refresh (IsRefresh).
 func (s *refreshSnapshot) request(ctx context.Context) *http.Request {
 	r := s.req // a fresh copy for each refresh
 	u := *r.URL
@@ -45,5 +51,5 @@ func (s *refreshSnapshot) request(ctx context.Context) *http.Request {
 	r.Form, r.PostForm, r.MultipartForm = nil, nil, nil
 	r.Trailer, r.TransferEncoding, r.Close = nil, nil, false
 	r.RequestURI = u.RequestURI()
-	return r.WithContext(ctx)
+	return asRefresh(r.WithContext(ctx), &dispatched{})
 }

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/swrcache/swrcache/core"
@@ -22,12 +21,15 @@ type response struct {
 var unstored = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
 	"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Age", "Cache-Status"}
 
-// capture turns what rec recorded into a response, dropping the fields that
+// capture turns what fw recorded into a response, dropping the fields that
 // must not be replayed and drop (the tags header).
-func capture(rec *recorder, drop string) response {
-	h := rec.sentHeader()
+func capture(fw *fillWriter, drop string) response {
+	h := fw.sent
+	if h == nil {
+		h = fw.header
+	}
 	skip := func(name string) bool {
-		return slices.Contains(unstored, name) || strings.EqualFold(name, drop) || hasToken(h.Values("Connection"), name)
+		return slices.Contains(unstored, name) || name == drop || hasToken(h.Values("Connection"), name)
 	}
 	names := make([]string, 0, len(h))
 	for name := range h {
@@ -40,7 +42,7 @@ func capture(rec *recorder, drop string) response {
 	for _, name := range names {
 		fields = append(fields, append([]string{http.CanonicalHeaderKey(name)}, h[name]...))
 	}
-	return response{Status: rec.status, Header: fields, Body: rec.body.Bytes()}
+	return response{Status: fw.status, Header: fields, Body: fw.body}
 }
 
 func (r response) get(name string) string {
@@ -81,29 +83,25 @@ func (r response) write(w http.ResponseWriter, req *http.Request, cacheStatus st
 	}
 }
 
-// cacheStatus is the RFC 9211 Cache-Status value for a result; it never
-// names the key.
-func (c *Cache) cacheStatus(res core.Result, detail string, now time.Time) string {
-	ttl := int64(res.FreshUntil.Sub(now) / time.Second)
+// cacheStatus is the RFC 9211 Cache-Status value for a result served from
+// the cache; it never names the key.
+func (c *Cache) cacheStatus(res core.Result) string {
+	left := time.Until(res.FreshUntil)
+	secs := int64(left / time.Second) // whole seconds left; once stale, whole seconds past, rounded up
+	if left < 0 && left%time.Second != 0 {
+		secs--
+	}
+	ttl := strconv.FormatInt(secs, 10)
 	s := c.cfg.Name
 	switch res.Status {
 	case core.StatusHit:
-		s += "; hit; ttl=" + strconv.FormatInt(ttl, 10)
+		return s + "; hit; ttl=" + ttl
 	case core.StatusStale:
-		s += "; fwd=stale; ttl=" + strconv.FormatInt(ttl, 10)
+		return s + "; fwd=stale; ttl=" + ttl
 	case core.StatusStaleIfError:
-		s += "; fwd=stale; ttl=" + strconv.FormatInt(ttl, 10) + "; detail=stale-if-error"
-	case core.StatusCollapsed:
-		s += "; fwd=uri-miss; collapsed"
+		return s + "; fwd=stale; ttl=" + ttl + "; detail=stale-if-error"
 	case core.StatusBypass:
-		s += "; fwd=bypass; detail=" + res.Detail
-	default:
-		s += "; fwd=uri-miss"
-		if res.Stored {
-			s += "; stored"
-		} else if detail != "" {
-			s += "; detail=" + detail
-		}
+		return s + "; fwd=bypass; detail=" + res.Detail
 	}
-	return s
+	return s + "; fwd=uri-miss; collapsed"
 }

@@ -1,7 +1,6 @@
 package middleware
 
 import (
-	"encoding/binary"
 	"errors"
 	"net/http"
 	"slices"
@@ -10,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/swrcache/swrcache/internal/wire"
 	"github.com/swrcache/swrcache/keyfunc"
 )
 
@@ -49,32 +49,26 @@ func decodeStored(b []byte) (stored, error) {
 }
 
 func encodeMarker(names []string) []byte {
-	b := []byte{markerFormat}
-	b = binary.AppendUvarint(b, uint64(len(names)))
-	for _, n := range names {
-		b = appendString(b, n)
-	}
-	return b
+	return wire.AppendStrings([]byte{markerFormat}, names)
 }
 
 var errMarker = errors.New("middleware: malformed vary marker")
 
 func decodeMarker(b []byte) ([]string, error) {
-	d := decoder{b: b[1:]}
-	n := d.uvarint()
-	if d.err != nil || n == 0 || n > maxVaryNames {
+	d := wire.NewReader(b[1:])
+	n := d.Uvarint()
+	if d.Err() != nil || n == 0 || n > maxVaryNames {
 		return nil, errMarker
 	}
-	text := string(d.b)
 	names := make([]string, 0, n)
 	for range n {
-		name := d.str(text)
-		if d.err != nil || !keyfunc.ValidHeaderName(name) {
+		name := d.String()
+		if d.Err() != nil || !keyfunc.ValidHeaderName(name) {
 			return nil, errMarker
 		}
 		names = append(names, name)
 	}
-	if len(d.b) != 0 {
+	if d.Len() != 0 {
 		return nil, errMarker
 	}
 	return names, nil

@@ -35,7 +35,7 @@ func BenchmarkEchoHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = engine.Close(context.Background()) })
-	cache, err := echocache.New(engine, echocache.Config{Policy: echocache.Policy{TTL: time.Hour, Key: echocache.Key{Resource: "pages"}}})
+	cache, err := echocache.New(engine, echocache.Config{Policy: core.Policy{TTL: time.Hour}, Key: echocache.KeySpec{Resource: "pages"}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -50,6 +50,8 @@ func TestAPanicReachesEchosRecoverAndNothingIsStored(t *testing.T) {
 	var calls atomic.Int32
 	e.GET("/x", panicky(&calls), newCache(t, cacheConfig()))
 
+	// A small response is held until the fill is over, so nothing of it
+	// went out and echo's error handler answers.
 	if w := serve(e, http.MethodGet, "/x"); w.Code != http.StatusInternalServerError || strings.Contains(w.Body.String(), "partial") {
 		t.Fatalf("panicking route: %d %q, want echo's 500", w.Code, w.Body)
 	}

@@ -33,7 +33,7 @@ func BenchmarkGinHit(b *testing.B) {
 	}
 	b.Cleanup(func() { _ = e.Close(context.Background()) })
 	router := gin.New()
-	mw, err := gincache.New(e, router, gincache.Config{TTL: time.Hour, Key: gincache.Key{Resource: "pages"}})
+	mw, err := gincache.New(e, gincache.Config{Policy: core.Policy{TTL: time.Hour}, Key: gincache.KeySpec{Resource: "pages"}, Router: router})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,7 +1,10 @@
 package gincache
 
 import (
+	"bufio"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -11,101 +14,167 @@ import (
 	"github.com/swrcache/swrcache/middleware"
 )
 
-// Config is a route's caching policy; see middleware.Config. Its Skipper
-// receives c.Request.
+// Config is a route's caching policy, the same for every adapter; see
+// middleware.Config. Router must be the *gin.Engine the route is
+// registered on, unless the route never refreshes in the background.
 type Config = middleware.Config
 
-// Key says which parts of a request identify its response; see keyfunc.Spec.
-type Key = keyfunc.Spec
+// KeySpec says which parts of a request identify its response; see
+// keyfunc.Spec.
+type KeySpec = keyfunc.Spec
 
 // New returns the middleware for one route, or an error for an invalid cfg
-// or a nil engine or router. router is the gin engine the route is
-// registered on: fills and background refreshes are sent through it again
-// (see the package documentation). Register the middleware on the route,
-// before its handler:
-//
-//	router.GET("/users/:id", cached, getUser)
-func New(e *core.Engine, router *gin.Engine, cfg Config) (gin.HandlerFunc, error) {
-	if router == nil {
-		return nil, errors.New("gincache: nil router")
-	}
+// or a nil engine. Register it on the route, before the handler.
+func New(e *core.Engine, cfg Config) (gin.HandlerFunc, error) {
 	c, err := middleware.New(e, cfg)
 	if err != nil {
 		return nil, err
 	}
-	// Fills get a deep copy of the request from middleware.Cache, so the
-	// middleware before the cache may change it on the fill's goroutine.
-	run := middleware.Redispatch(router)
+	var refresh middleware.Runner
+	switch {
+	case cfg.Router != nil:
+		refresh = middleware.Redispatch(cfg.Router)
+	case cfg.StaleWhileRevalidate > 0 || cfg.RefreshAhead >= 0:
+		return nil, errors.New("gincache: Config.Router must be the *gin.Engine the route is registered on: background refreshes are sent through it (with RefreshAhead < 0 and no StaleWhileRevalidate there are none)")
+	}
 	return func(gc *gin.Context) {
-		if ok, _ := middleware.RunDispatched(gc.Request, func() error { return fill(gc) }); ok {
+		ran := false // the rest of the chain ran on this context
+		rest := func(w http.ResponseWriter, r *http.Request) error {
+			ran = true
+			return runRest(gc, w, r)
+		}
+		if ok, _ := middleware.RunDispatched(gc.Request, rest); ok {
 			return
 		}
-		ran := false // the rest of the chain ran on this context
-		next := func(http.ResponseWriter, *http.Request) error {
-			ran = true
-			if tags := c.TagsHeader(); tags != "" { // for the cache, never for clients
-				gc.Writer = &stripWriter{ResponseWriter: gc.Writer, name: tags}
-			}
-			return rest(gc)
-		}
-		if err := c.Serve(gc.Writer, gc.Request, next, run); err != nil {
-			_ = gc.Error(err) // the client left before a response was ready
+		if err := c.Serve(gc.Writer, gc.Request, rest, refresh); err != nil {
+			_ = gc.Error(err)
 		}
 		if !ran {
-			gc.Abort() // the cache answered: the handler must not run again
+			gc.Abort() // the cache answered: the handler must not run
 		}
 	}, nil
 }
 
-// rest runs the handlers after the cache and reports, with
-// middleware.ErrNoStore, a chain that aborted or recorded an error.
-func rest(gc *gin.Context) error {
+// runRest runs the rest of the chain with w and r in place of the
+// context's own, and reports with middleware.ErrNoStore a chain that
+// aborted or recorded an error.
+func runRest(gc *gin.Context, w http.ResponseWriter, r *http.Request) error {
+	outer, req := gc.Writer, gc.Request
+	gw := &writer{ResponseWriter: outer, w: w, status: http.StatusOK, size: -1}
+	if w != http.ResponseWriter(outer) {
+		gc.Writer = gw
+	}
+	gc.Request = r
+	defer func() { gc.Writer, gc.Request = outer, req }()
+	// gin parses the query once per context: if middleware before the
+	// cache did, a fill's handler would see the parameters its key leaves
+	// out; then it must not store.
+	stale := seesUnkeyed(gc, req, r)
 	errs := len(gc.Errors)
 	gc.Next()
-	if gc.IsAborted() || len(gc.Errors) > errs {
+	if gc.Writer == gw {
+		gw.WriteHeaderNow() // gin sends a status set without a body once the chain is done
+	}
+	if stale || gc.IsAborted() || len(gc.Errors) > errs {
 		return middleware.ErrNoStore
 	}
 	return nil
 }
 
-// fill runs the rest of the chain for a request the cache sent through the
-// router, writing into the cache's recorder. The response headers set so
-// far come from middleware registered before the cache, which runs again
-// for every request, hits included: they are dropped, so that one request's
-// values (a request ID, a cookie) are neither stored nor replayed to others.
-func fill(gc *gin.Context) error {
-	clear(gc.Writer.Header())
-	return rest(gc)
+// seesUnkeyed reports whether the context's parsed query holds parameters
+// of orig that the fill's request fill left out.
+func seesUnkeyed(gc *gin.Context, orig, fill *http.Request) bool {
+	if orig.URL.RawQuery == fill.URL.RawQuery {
+		return false
+	}
+	keep := fill.URL.Query()
+	for name := range orig.URL.Query() {
+		if _, kept := keep[name]; !kept {
+			if _, seen := gc.GetQuery(name); seen {
+				return true
+			}
+		}
+	}
+	return false
 }
 
-// stripWriter removes one header field before the response's header is
-// sent. It overrides every method of gin.ResponseWriter that can send it.
-type stripWriter struct {
-	gin.ResponseWriter
-	name string
+// writer is the gin.ResponseWriter the rest of the chain writes to when the
+// cache gives it a writer of its own (recording a fill, or stripping the
+// tags header), with gin's semantics: WriteHeader only sets the status,
+// which goes out with the first write or WriteHeaderNow.
+type writer struct {
+	gin.ResponseWriter // the outer writer, for CloseNotify and Pusher
+	w                  http.ResponseWriter
+	status, size       int
 }
 
-func (w *stripWriter) WriteHeader(code int) {
-	w.Header().Del(w.name)
-	w.ResponseWriter.WriteHeader(code)
+func (g *writer) Header() http.Header { return g.w.Header() }
+func (g *writer) Status() int         { return g.status }
+func (g *writer) Size() int           { return g.size }
+func (g *writer) Written() bool       { return g.size != -1 }
+
+func (g *writer) WriteHeader(code int) {
+	if code > 0 && !g.Written() {
+		g.status = code
+	}
 }
 
-func (w *stripWriter) WriteHeaderNow() {
-	w.Header().Del(w.name)
-	w.ResponseWriter.WriteHeaderNow()
+func (g *writer) WriteHeaderNow() {
+	if !g.Written() {
+		g.size = 0
+		g.w.WriteHeader(g.status)
+	}
 }
 
-func (w *stripWriter) Write(b []byte) (int, error) {
-	w.Header().Del(w.name)
-	return w.ResponseWriter.Write(b)
+func (g *writer) Write(b []byte) (int, error) {
+	g.WriteHeaderNow()
+	n, err := g.w.Write(b)
+	g.size += n
+	return n, err
 }
 
-func (w *stripWriter) WriteString(s string) (int, error) {
-	w.Header().Del(w.name)
-	return w.ResponseWriter.WriteString(s)
+func (g *writer) WriteString(s string) (int, error) { return g.Write([]byte(s)) }
+
+func (g *writer) ReadFrom(src io.Reader) (int64, error) {
+	g.WriteHeaderNow()
+	n, err := io.Copy(g.w, src)
+	g.size += int(n)
+	return n, err
 }
 
-func (w *stripWriter) Flush() {
-	w.Header().Del(w.name)
-	w.ResponseWriter.Flush()
+func (g *writer) Flush() {
+	g.WriteHeaderNow()
+	_ = http.NewResponseController(g.w).Flush()
+}
+
+func (g *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if g.size < 0 {
+		g.size = 0
+	}
+	return http.NewResponseController(g.w).Hijack()
+}
+
+func (g *writer) Unwrap() http.ResponseWriter { return g.w }
+
+// IsRefresh reports whether c is a background refresh's request, sent
+// through the router by the cache, rather than a client's: use it to skip
+// such requests in a logger or metrics middleware.
+func IsRefresh(c *gin.Context) bool { return middleware.IsRefresh(c.Request) }
+
+// InvalidateConfig says what a write route invalidates; see
+// middleware.InvalidateConfig.
+type InvalidateConfig = middleware.InvalidateConfig
+
+// Invalidate returns the middleware for a write route: after a 2xx answer
+// to a POST, PUT, PATCH or DELETE, and before that answer's status is
+// written, it invalidates the tags cfg names, so that a client that reads
+// right after its write never gets the old response from the cache.
+func Invalidate(e *core.Engine, cfg InvalidateConfig) (gin.HandlerFunc, error) {
+	iv, err := middleware.NewInvalidator(e, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func(gc *gin.Context) {
+		_ = runRest(gc, middleware.HookWriter(gc.Writer, iv.Hook(gc.Request)), gc.Request)
+	}, nil
 }

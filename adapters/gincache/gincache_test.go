@@ -41,14 +41,15 @@ func newEngine(t testing.TB) *core.Engine {
 }
 
 func config() gincache.Config {
-	return gincache.Config{TTL: time.Minute, Key: gincache.Key{Resource: "things"}}
+	return gincache.Config{Policy: core.Policy{TTL: time.Minute}, Key: gincache.KeySpec{Resource: "things"}}
 }
 
 // route serves GET and HEAD /things/:id on router with the cache in front
 // of handlers.
 func route(t *testing.T, router *gin.Engine, cfg gincache.Config, handlers ...gin.HandlerFunc) {
 	t.Helper()
-	mw, err := gincache.New(newEngine(t), router, cfg)
+	cfg.Router = router
+	mw, err := gincache.New(newEngine(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,31 +237,39 @@ func TestHeadersOfMiddlewareBeforeTheCacheAreNotStored(t *testing.T) {
 	if !strings.Contains(r.Header.Get("Cache-Status"), "; hit") || calls.Load() != 1 {
 		t.Fatalf("Cache-Status %q after %d calls; an outer cookie kept the route from being stored", r.Header.Get("Cache-Status"), calls.Load())
 	}
-	// Requests 1 and 2 were the first request and its fill; 3 is the hit.
-	if id, cookies := r.Header.Values("X-Request-Id"), r.Cookies(); !slices.Equal(id, []string{"3"}) ||
-		len(cookies) != 1 || cookies[0].Value != "3" {
+	// Request 1 filled the cache; 2 is the hit.
+	if requests.Load() != 2 {
+		t.Fatalf("the middleware before the cache ran %d times for 2 requests, want once each", requests.Load())
+	}
+	if id, cookies := r.Header.Values("X-Request-Id"), r.Cookies(); !slices.Equal(id, []string{"2"}) ||
+		len(cookies) != 1 || cookies[0].Value != "2" {
 		t.Fatalf("the hit carries request IDs %v and cookies %v, want its own alone", id, cookies)
 	}
 }
 
 func TestNewRejectsWhatCannotWork(t *testing.T) {
 	e := newEngine(t)
+	withRouter := func(c gincache.Config) gincache.Config { c.Router = gin.New(); return c }
 	for _, tc := range []struct {
 		name        string
 		givenEngine *core.Engine
-		givenRouter *gin.Engine
 		givenConfig gincache.Config
 	}{
-		{"a config without TTL", e, gin.New(), gincache.Config{Key: gincache.Key{Resource: "x"}}},
-		{"a config without a resource", e, gin.New(), gincache.Config{TTL: time.Minute}},
-		{"an invalid tenant header", e, gin.New(), gincache.Config{TTL: time.Minute, Key: gincache.Key{Resource: "x"}, TenantHeader: "X Tenant"}},
-		{"no router", e, nil, config()},
-		{"no engine", nil, gin.New(), config()},
+		{"a config without TTL", e, withRouter(gincache.Config{Key: gincache.KeySpec{Resource: "x"}})},
+		{"a config without a resource", e, withRouter(gincache.Config{Policy: core.Policy{TTL: time.Minute}})},
+		{"an invalid tenant header", e, withRouter(gincache.Config{Policy: core.Policy{TTL: time.Minute}, Key: gincache.KeySpec{Resource: "x"}, TenantHeader: "X Tenant"})},
+		{"no router for a route that refreshes", e, config()},
+		{"no engine", nil, withRouter(config())},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if mw, err := gincache.New(tc.givenEngine, tc.givenRouter, tc.givenConfig); err == nil || mw != nil {
+			if mw, err := gincache.New(tc.givenEngine, tc.givenConfig); err == nil || mw != nil {
 				t.Fatal("New accepted it")
 			}
 		})
+	}
+	noRefresh := config()
+	noRefresh.RefreshAhead = -1
+	if _, err := gincache.New(e, noRefresh); err != nil {
+		t.Fatalf("a route that never refreshes needs no router: %v", err)
 	}
 }

@@ -36,7 +36,7 @@ func BenchmarkHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = e.Close(context.Background()) })
-	mw, err := httpcache.New(e, httpcache.Config{TTL: time.Hour, Key: httpcache.Key{Resource: "pages"}})
+	mw, err := httpcache.New(e, httpcache.Config{Policy: core.Policy{TTL: time.Hour}, Key: httpcache.KeySpec{Resource: "pages"}})
 	if err != nil {
 		b.Fatal(err)
 	}

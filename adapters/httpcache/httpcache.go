@@ -8,13 +8,21 @@ import (
 	"github.com/swrcache/swrcache/middleware"
 )
 
-// Config is a route's caching policy; see middleware.Config.
+// Config is a route's caching policy, the same for every adapter; see
+// middleware.Config. Router is not used: a background refresh calls the
+// handler after the cache directly.
 type Config = middleware.Config
 
-// Key says which parts of a request identify its response; see keyfunc.Spec.
-type Key = keyfunc.Spec
+// KeySpec says which parts of a request identify its response; see
+// keyfunc.Spec.
+type KeySpec = keyfunc.Spec
 
-// New returns the middleware for one route, or an error for an invalid cfg.
+// InvalidateConfig says what a write route invalidates; see
+// middleware.InvalidateConfig.
+type InvalidateConfig = middleware.InvalidateConfig
+
+// New returns the middleware for one route, or an error for an invalid cfg
+// or a nil engine.
 func New(e *core.Engine, cfg Config) (func(http.Handler) http.Handler, error) {
 	c, err := middleware.New(e, cfg)
 	if err != nil {
@@ -26,14 +34,12 @@ func New(e *core.Engine, cfg Config) (func(http.Handler) http.Handler, error) {
 			return nil
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			_ = c.Serve(w, r, run, run) // an error here only means the client left
+			// An error here was answered already (a 500 for a request that
+			// waited on a panicking fill), or its client left.
+			_ = c.Serve(w, r, run, run)
 		})
 	}, nil
 }
-
-// InvalidateConfig says what a write route invalidates; see
-// middleware.InvalidateConfig.
-type InvalidateConfig = middleware.InvalidateConfig
 
 // Invalidate returns the middleware for a write route: after a 2xx answer
 // to a POST, PUT, PATCH or DELETE, and before that answer reaches the
@@ -51,3 +57,8 @@ func Invalidate(e *core.Engine, cfg InvalidateConfig) (func(http.Handler) http.H
 		})
 	}, nil
 }
+
+// IsRefresh reports whether r is a background refresh's request, rebuilt
+// from the client request that found the entry due, rather than a
+// client's: the handler may skip per-client work (logging, metrics).
+func IsRefresh(r *http.Request) bool { return middleware.IsRefresh(r) }

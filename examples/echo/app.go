@@ -56,22 +56,19 @@ func newApp(engine *core.Engine, logw io.Writer) (*echo.Echo, error) {
 	// (as the gateway in front of the app sets it) bypasses the cache. The
 	// key covers method, host and path; Query is an empty allow-list, so
 	// ?junk=1 cannot create entries.
-	productCache, err := echocache.New(engine, echocache.Config{Policy: echocache.Policy{
-		TTL:                  30 * time.Second,
-		StaleWhileRevalidate: 5 * time.Minute,
-		Key:                  echocache.Key{Resource: "product", Query: []string{}},
-		TenantHeader:         "X-Tenant",
-		Tags:                 []string{"products"},
-	}})
+	productCache, err := echocache.New(engine, echocache.Config{
+		Policy:       core.Policy{TTL: 30 * time.Second, StaleWhileRevalidate: 5 * time.Minute, Tags: []string{"products"}},
+		Key:          echocache.KeySpec{Resource: "product", Query: []string{}},
+		TenantHeader: "X-Tenant",
+	})
 	if err != nil {
 		return nil, err
 	}
-	listCache, err := echocache.New(engine, echocache.Config{Policy: echocache.Policy{
-		TTL:          10 * time.Second,
-		Key:          echocache.Key{Resource: "products", Query: []string{}},
+	listCache, err := echocache.New(engine, echocache.Config{
+		Policy:       core.Policy{TTL: 10 * time.Second, Tags: []string{"products"}},
+		Key:          echocache.KeySpec{Resource: "products", Query: []string{}},
 		TenantHeader: "X-Tenant",
-		Tags:         []string{"products"},
-	}})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -185,12 +182,12 @@ func slowLookup(ctx context.Context) error {
 }
 
 // logRequests logs every client request with its status, time and
-// Cache-Status. The cache's own runs through echo, to fill or refresh an
-// entry, are skipped with echocache.IsFill.
+// Cache-Status. The cache's background refreshes, which it sends through
+// echo, are skipped with echocache.IsRefresh.
 func logRequests(l *log.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if echocache.IsFill(c) {
+			if echocache.IsRefresh(c) {
 				return next(c)
 			}
 			start := time.Now()

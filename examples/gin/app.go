@@ -48,29 +48,31 @@ func (d *directory) forTenant(t string) map[string]user {
 func newApp(engine *core.Engine) (*gin.Engine, error) {
 	db := &directory{tenant: make(map[string]map[string]user)}
 	r := gin.New()
-	// Middleware before the cache runs for every request, hits included,
-	// and once more for each fill; background refreshes carry X-Tenant.
+	// Middleware before the cache runs once for every client request, hits
+	// included, and for each background refresh, which carries X-Tenant
+	// (gincache.IsRefresh tells one apart).
 	r.Use(gin.Recovery(), requireTenant)
 
 	// Tenant-scoped routes: a request without exactly one valid X-Tenant
 	// bypasses the cache. The key covers method, host and path; Query is an
 	// empty allow-list, so ?junk=1 cannot create entries. The handlers name
 	// their tags in X-Cache-Tags, which is never sent to clients.
-	userCache, err := gincache.New(engine, r, gincache.Config{
-		TTL:                  30 * time.Second,
-		StaleWhileRevalidate: 5 * time.Minute,
-		Key:                  gincache.Key{Resource: "user", Query: []string{}},
-		TenantHeader:         "X-Tenant",
-		TagsHeader:           "X-Cache-Tags",
+	userCache, err := gincache.New(engine, gincache.Config{
+		Policy:       core.Policy{TTL: 30 * time.Second, StaleWhileRevalidate: 5 * time.Minute},
+		Key:          gincache.KeySpec{Resource: "user", Query: []string{}},
+		TenantHeader: "X-Tenant",
+		TagsHeader:   "X-Cache-Tags",
+		Router:       r, // background refreshes go through it
 	})
 	if err != nil {
 		return nil, err
 	}
-	listCache, err := gincache.New(engine, r, gincache.Config{
-		TTL:          10 * time.Second,
-		Key:          gincache.Key{Resource: "users", Query: []string{}},
+	listCache, err := gincache.New(engine, gincache.Config{
+		Policy:       core.Policy{TTL: 10 * time.Second},
+		Key:          gincache.KeySpec{Resource: "users", Query: []string{}},
 		TenantHeader: "X-Tenant",
 		TagsHeader:   "X-Cache-Tags",
+		Router:       r,
 	})
 	if err != nil {
 		return nil, err

@@ -67,21 +67,18 @@ func newApp(engine *core.Engine) (http.Handler, error) {
 	// bypasses the cache. The key covers method, host and path; Query is an
 	// empty allow-list, so ?junk=1 cannot create entries.
 	productCache, err := httpcache.New(engine, httpcache.Config{
-		TTL:                  30 * time.Second,
-		StaleWhileRevalidate: 5 * time.Minute,
-		StaleIfError:         10 * time.Minute,
-		Key:                  httpcache.Key{Resource: "product", Query: []string{}},
-		TenantHeader:         "X-Tenant",
-		TagsHeader:           "X-Cache-Tags", // set by getProduct, never sent to clients
+		Policy:       core.Policy{TTL: 30 * time.Second, StaleWhileRevalidate: 5 * time.Minute, StaleIfError: 10 * time.Minute},
+		Key:          httpcache.KeySpec{Resource: "product", Query: []string{}},
+		TenantHeader: "X-Tenant",
+		TagsHeader:   "X-Cache-Tags", // set by getProduct, never sent to clients
 	})
 	if err != nil {
 		return nil, err
 	}
 	listCache, err := httpcache.New(engine, httpcache.Config{
-		TTL:          10 * time.Second,
-		Key:          httpcache.Key{Resource: "products", Query: []string{}},
+		Policy:       core.Policy{TTL: 10 * time.Second, Tags: []string{"products"}},
+		Key:          httpcache.KeySpec{Resource: "products", Query: []string{}},
 		TenantHeader: "X-Tenant",
-		Tags:         []string{"products"},
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,102 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// errBypass marks a call the engine did not send to Redis.
+var errBypass = errors.New("core: redis bypassed")
+
+// call runs one logical Redis operation through the breaker, bounded by
+// OpTimeout, and returns op's result by value. op translates redis.Nil
+// itself, and it must write nothing that its caller reads: when the client
+// ignores deadlines, op may still be running after call has given up on
+// it, and only what it returns crosses back. A failure is reported and
+// returned; the caller then carries on without Redis.
+func call[T any](ctx context.Context, e *Engine, key string, op func(ctx context.Context) (T, error)) (T, error) {
+	var zero T
+	done := func(error) {}
+	if e.cfg.Breaker != nil {
+		d, err := e.cfg.Breaker.Allow()
+		if err != nil {
+			return zero, fmt.Errorf("%w: breaker-open: %w", errBypass, err)
+		}
+		done = d
+	}
+	start := time.Now()
+	octx, cancel := context.WithTimeout(ctx, e.cfg.OpTimeout)
+	v, err := run(octx, e, op)
+	cancel()
+	switch {
+	case err == nil:
+		done(nil)
+		return v, nil
+	case ctx.Err() != nil: // the caller went away: not Redis's fault
+		done(fmt.Errorf("core: caller gone: %w", context.Canceled))
+		return zero, ctx.Err()
+	case isReply(err):
+		// Redis answered, in time, with an error of its own (out of
+		// memory, a refused script, still loading): the breaker guards
+		// against a Redis that does not answer, and tripping it here would
+		// cut off the reads a full Redis still serves.
+		done(nil)
+	default:
+		done(err)
+	}
+	e.emit(ctx, Event{Kind: EventRedisError, Key: key, Duration: time.Since(start), Err: err})
+	return zero, fmt.Errorf("core: redis: %w", err)
+}
+
+// isReply reports whether err is an error reply from Redis, rather than a
+// failure to get one.
+func isReply(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && !errors.Is(err, redis.Nil) && !errors.Is(err, redis.TxFailedErr)
+}
+
+// pipelineErr is the error a pipeline's Exec returned, unless it is only the
+// error reply of some command in it: those are checked command by command,
+// while anything else means Redis did not answer.
+func pipelineErr(err error) error {
+	if err == nil || isReply(err) || errors.Is(err, redis.Nil) {
+		return nil
+	}
+	return err
+}
+
+// run calls op. When the client ignores deadlines, op runs on a goroutine the
+// engine owns and run stops waiting when ctx ends; the goroutine finishes
+// when the client gives up, and Close waits for it. The result comes back
+// over a channel, by value, so nothing is shared with a call abandoned.
+func run[T any](ctx context.Context, e *Engine, op func(ctx context.Context) (T, error)) (T, error) {
+	if !e.wait {
+		return op(ctx)
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	res := make(chan result, 1)
+	switch err := e.bg.goAbandonable(func() {
+		v, err := op(ctx)
+		res <- result{v, err}
+	}); {
+	case errors.Is(err, ErrClosed):
+		return op(ctx) // shutting down: no goroutine to leave behind
+	case err != nil:
+		var zero T
+		return zero, err // Redis hangs: fail fast, so the breaker trips sooner
+	}
+	select {
+	case r := <-res:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
