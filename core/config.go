@@ -171,7 +171,7 @@ func (p Policy) Validate() error {
 	}
 	for _, t := range p.Tags {
 		if err := validTag(t); err != nil {
-			return err
+			return fmt.Errorf("core: Policy.Tags: %w", err)
 		}
 	}
 	return nil
@@ -194,9 +194,14 @@ func (p Policy) beta() float64 {
 	return max(p.Beta, 0)
 }
 
+// validTag reports why t cannot be a tag; the error is for the caller to
+// prefix.
 func validTag(t string) error {
-	if t == "" || len(t) > 256 {
-		return fmt.Errorf("core: tag %q must be 1 to 256 bytes", t)
+	switch {
+	case t == "":
+		return errors.New("a tag must not be empty")
+	case len(t) > 256:
+		return fmt.Errorf("tag %.32q... is %d bytes, more than 256", t, len(t))
 	}
 	return nil
 }

@@ -77,6 +77,19 @@ type Fill struct {
 	// "redis-error", or "lock-wait-timeout" (another instance held the
 	// key's lock for longer than LockWait).
 	Detail string
+
+	release func() // see Release; nil when no one waits on this load
+}
+
+// Release tells the callers waiting on this load, in this process and in
+// others, not to wait for its item: it will not be shared or stored (a
+// response that streams, or grew too large). They load on their own at
+// once, instead of when this load ends. Load may call it at any time,
+// once or more; the item it then returns is neither shared nor stored.
+func (f Fill) Release() {
+	if f.release != nil {
+		f.release()
+	}
 }
 
 // PanicError is the error callers get from a fill whose loader panicked:
@@ -111,6 +124,9 @@ type fill struct {
 	old    *entry             // an expired entry, for stale-if-error
 	bypass string             // why Redis is not used, or ""
 	detach bool               // the shared work runs on a goroutine of the engine (Fetch)
+
+	fl       *flight // the flight this caller leads, if it leads one
+	released bool    // Load released the flight's waiters: its item is its own
 }
 
 // fill loads f's key once for every caller in this process that asks at the
@@ -123,6 +139,7 @@ func (e *Engine) fill(ctx context.Context, f *fill) (Result, error) {
 	for {
 		fl, lead := e.flights.join(key)
 		if lead {
+			f.fl = fl
 			if !f.detach {
 				return e.lead(ctx, f, fl, key)
 			}
@@ -178,6 +195,7 @@ func (e *Engine) lead(ctx context.Context, f *fill, fl *flight, key string) (Res
 	}()
 	res, shared, err := e.shared(ctx, f)
 	finished = true
+	shared = shared && !f.released
 	if err != nil && ctx.Err() != nil {
 		e.flights.finish(key, fl, Result{}, false, errLeaderGone)
 		return Result{}, ctx.Err()
@@ -209,6 +227,7 @@ func (e *Engine) leadDetached(ctx context.Context, f *fill, fl *flight, key stri
 			e.flights.finish(key, fl, res, shared, err)
 		}()
 		res, shared, err = e.shared(dctx, f)
+		shared = shared && !f.released
 	}
 	if !e.bg.goFill(work) {
 		work()
@@ -245,11 +264,14 @@ func (e *Engine) shared(ctx context.Context, f *fill) (Result, bool, error) {
 			e.unlock(ctx, f.k, token)
 		}
 	}()
-	item, took, err := e.load(ctx, f, Fill{Status: StatusMiss, Store: true, Fallback: e.fallback(f)})
+	how := Fill{Status: StatusMiss, Store: true, Fallback: e.fallback(f)}
+	how.release = e.releaser(f, func() { e.unlock(ctx, f.k, token) })
+	item, took, err := e.load(ctx, f, how)
+	released = f.released // Release unlocked already
 	if err != nil {
 		return Result{}, false, err
 	}
-	if item.NoStore {
+	if item.NoStore || f.released {
 		return Result{Value: item.Value, Status: StatusMiss}, false, nil
 	}
 	ent, stored := e.store(ctx, f.k, f.p, item, took, token, lk.epoch)
@@ -268,11 +290,33 @@ func (e *Engine) loadOnly(ctx context.Context, f *fill, s Status, detail string)
 	if s == StatusBypass {
 		e.emit(ctx, Event{Kind: EventBypass, Key: f.k.Name, Detail: detail})
 	}
-	item, _, err := e.load(ctx, f, Fill{Status: s, Detail: detail, Fallback: e.fallback(f)})
+	how := Fill{Status: s, Detail: detail, Fallback: e.fallback(f)}
+	how.release = e.releaser(f, nil)
+	item, _, err := e.load(ctx, f, how)
 	if err != nil {
 		return Result{}, false, err
 	}
-	return Result{Value: item.Value, Status: s, Detail: detail}, !item.NoStore, nil
+	return Result{Value: item.Value, Status: s, Detail: detail}, !item.NoStore && !f.released, nil
+}
+
+// releaser returns the function behind Fill.Release for the load of the
+// flight f leads: it lets the waiters go, not shared, and unlock releases
+// the Redis lock, if it holds one, so that other instances go too. It runs
+// on the loader's goroutine.
+func (e *Engine) releaser(f *fill, unlock func()) func() {
+	if f.fl == nil || f.detach {
+		return nil // no waiters, or the leader's caller waits with them
+	}
+	return func() {
+		if f.released {
+			return
+		}
+		f.released = true
+		e.flights.finish(flightKey(f.k), f.fl, Result{}, false, nil)
+		if unlock != nil {
+			unlock()
+		}
+	}
 }
 
 // load calls the loader and reports a failure.

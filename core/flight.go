@@ -13,12 +13,14 @@ type flights struct {
 }
 
 // flight is one fill in flight. Its result fields are written once, by
-// finish, before done is closed; readers read them only after done.
+// the first finish, before done is closed; readers read them only after
+// done.
 type flight struct {
-	done   chan struct{}
-	res    Result
-	shared bool // res may be handed to the callers waiting on it
-	err    error
+	done     chan struct{}
+	finished bool // protected by flights.mu
+	res      Result
+	shared   bool // res may be handed to the callers waiting on it
+	err      error
 }
 
 // join returns the flight for key, and whether the caller leads it (it
@@ -38,10 +40,18 @@ func (g *flights) join(key string) (f *flight, lead bool) {
 }
 
 // finish records f's outcome, lets its waiters go and forgets it, so that
-// the next caller for key starts afresh.
+// the next caller for key starts afresh. Only the first call for f acts: a
+// fill may let its waiters go before it ends (Fill.Release).
 func (g *flights) finish(key string, f *flight, res Result, shared bool, err error) {
 	g.mu.Lock()
-	delete(g.m, key)
+	if f.finished {
+		g.mu.Unlock()
+		return
+	}
+	f.finished = true
+	if g.m[key] == f {
+		delete(g.m, key)
+	}
 	g.mu.Unlock()
 	f.res, f.shared, f.err = res, shared, err
 	close(f.done)

@@ -55,7 +55,7 @@ func (e *Engine) InvalidateTags(ctx context.Context, tags ...string) error {
 	tags = dedupe(tags)
 	for _, t := range tags {
 		if err := validTag(t); err != nil {
-			return err
+			return fmt.Errorf("core: InvalidateTags: %w", err)
 		}
 	}
 	if err := e.markTags(ctx, tags); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -166,7 +167,7 @@ func (e *Engine) tags(ctx context.Context, k Key, p Policy, item Item) []string 
 	tags = append(tags, p.Tags...)
 	for _, t := range item.Tags {
 		if err := validTag(t); err != nil {
-			e.emit(ctx, Event{Kind: EventLoadFailed, Key: k.Name, Err: err, Detail: "tag dropped"})
+			e.emit(ctx, Event{Kind: EventLoadFailed, Key: k.Name, Err: fmt.Errorf("core: Item.Tags: %w", err), Detail: "tag dropped"})
 			continue
 		}
 		tags = append(tags, t)

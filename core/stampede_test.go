@@ -318,3 +318,67 @@ func TestNoStoreValueIsNotSharedWithCollapsedCallers(t *testing.T) {
 		t.Fatalf("callers got %v, want each its own value (1 and 2)", got)
 	}
 }
+
+// releasing is a Loader that lets its waiters go mid-load, as the HTTP
+// layer does once a response streams.
+type releasing struct {
+	released, finish chan struct{}
+	calls            *atomic.Int32
+}
+
+func (l releasing) Load(_ context.Context, f Fill) (Item, error) {
+	if l.calls.Add(1) > 1 {
+		return Item{Value: []byte("own")}, nil
+	}
+	f.Release()
+	close(l.released)
+	<-l.finish
+	return Item{Value: []byte("streamed")}, nil
+}
+
+func (l releasing) Reload() func(context.Context) (Item, error) { return nil }
+
+// A load that releases its waiters lets them load on their own at once,
+// before it ends, in this process and (its lock released) in others; what
+// it then returns is its caller's alone, never stored.
+func TestAReleasedFillLetsItsWaitersGoAtOnce(t *testing.T) {
+	ns := redistest.Prefix(t)
+	rdb := redistest.Client(t)
+	a := newEngine(t, rdb, ns, nil)
+	b := newEngine(t, redistest.Client(t), ns, nil)
+	var calls atomic.Int32
+	l := releasing{released: make(chan struct{}), finish: make(chan struct{}), calls: &calls}
+	p := Policy{TTL: time.Minute}
+	leader := make(chan Result, 1)
+	go func() {
+		res, _ := a.Lookup(context.Background(), Key{Name: "k"}, p, l)
+		leader <- res
+	}()
+	waitFor(t, "the leader to start loading", func() bool { return calls.Load() == 1 })
+	waiter := make(chan Result, 1)
+	go func() {
+		res, _ := a.Lookup(context.Background(), Key{Name: "k"}, p, l) // may join the flight before it is released
+		waiter <- res
+	}()
+	<-l.released
+	if n := rdb.Exists(context.Background(), lockKey(a.entryKey("k"))).Val(); n != 0 {
+		t.Fatal("the released fill still holds its Redis lock")
+	}
+	other, err := b.Lookup(context.Background(), Key{Name: "k"}, p, l) // another instance, without waiting
+	if err != nil || string(other.Value) != "own" {
+		t.Fatalf("another instance: %q %v, want its own load at once", other.Value, err)
+	}
+	if res := <-waiter; string(res.Value) != "own" || res.Status != StatusMiss {
+		t.Fatalf("a waiter: %q %v, want its own load, before the leader's ended", res.Value, res.Status)
+	}
+	close(l.finish)
+	if res := <-leader; string(res.Value) != "streamed" || res.Stored {
+		t.Fatalf("the leader: %q stored=%v, want its own value, not stored", res.Value, res.Stored)
+	}
+	if n := rdb.Exists(context.Background(), a.entryKey("k")).Val(); n != 1 {
+		t.Fatalf("entry exists=%d: want the own loads stored (they are ordinary fills), not the streamed one", n)
+	}
+	if res, _ := a.Lookup(context.Background(), Key{Name: "k"}, p, item("unused")); string(res.Value) != "own" {
+		t.Fatalf("stored value %q, want an own load's", res.Value)
+	}
+}

@@ -29,12 +29,7 @@ func New(e *core.Engine, cfg Config) (*Cache, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Cache{
-		engine: e,
-		cfg:    cfg.withDefaults(),
-		rand:   rand.Float64,
-		passes: passList{m: make(map[string]time.Time)},
-	}, nil
+	return &Cache{engine: e, cfg: cfg.withDefaults(), rand: rand.Float64}, nil
 }
 
 // Next runs the rest of the route's chain, the handlers after the cache,

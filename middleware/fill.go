@@ -28,10 +28,11 @@ type load struct {
 	vary    []string // the Vary names the key holds, from a marker
 
 	// Set by Load, on the request's goroutine.
-	fill   core.Fill
-	fw     *fillWriter // not nil once Load ran: the response is this request's own
-	err    error       // what the chain returned
-	reason string      // why the response is not to be stored, or ""
+	fill     core.Fill
+	fw       *fillWriter // not nil once Load ran: the response is this request's own
+	err      error       // what the chain returned
+	reason   string      // why the response is not to be stored, or ""
+	unshared bool        // the fill's waiters were let go (fillWriter.unshared)
 }
 
 // Load runs the rest of the chain for l's request, as a fill.
@@ -227,6 +228,7 @@ func (c *Cache) fillRequest(r *http.Request) *http.Request {
 		u.RawQuery, u.ForceQuery = query, false
 		req.URL = &u
 		req.RequestURI = u.RequestURI()
+		req.Form, req.PostForm = nil, nil // parsed from the whole query, maybe by middleware before the cache
 	}
 	return &req
 }

@@ -38,12 +38,16 @@ func NewInvalidator(e *core.Engine, cfg InvalidateConfig) (*Invalidator, error) 
 	return &Invalidator{engine: e, cfg: cfg}, nil
 }
 
-// Hook returns the function an adapter calls once with the status, just
-// before the response's status is written; it invalidates if the write
-// succeeded. It is safe to call more than once: only the first call acts.
+// Hook returns the function an adapter calls with the status, just before
+// the response's status is written; it invalidates if the write succeeded.
+// It is safe to call more than once: informational statuses are ignored,
+// and only the first final one acts.
 func (iv *Invalidator) Hook(r *http.Request) func(status int) {
 	var once sync.Once
 	return func(status int) {
+		if status < 200 {
+			return
+		}
 		once.Do(func() {
 			if !isWrite(r.Method) || status < 200 || status > 299 {
 				return

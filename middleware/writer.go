@@ -20,19 +20,19 @@ import (
 // write routes one to invalidate before their answer goes out.
 type hookWriter struct {
 	http.ResponseWriter
-	hook func(status int) // called for every final status; must be idempotent
+	hook func(status int) // called before every status, 1xx included, and every write
 }
 
-// HookWriter wraps w so that hook runs before the status is written. hook
-// may be called more than once and must act only the first time.
+// HookWriter wraps w so that hook runs before each status is written, an
+// informational (1xx) one included, and before each write and flush (with
+// 200, as net/http writes a status then if none was). hook must be cheap
+// to call again.
 func HookWriter(w http.ResponseWriter, hook func(status int)) http.ResponseWriter {
 	return &hookWriter{ResponseWriter: w, hook: hook}
 }
 
 func (w *hookWriter) WriteHeader(status int) {
-	if status >= 200 {
-		w.hook(status)
-	}
+	w.hook(status)
 	w.ResponseWriter.WriteHeader(status)
 }
 
@@ -134,7 +134,7 @@ func (w *fillWriter) WriteHeader(status int) {
 	}
 	if status < 200 {
 		if w.dst != nil {
-			mergeHeader(w.dst.Header(), w.header, w.l.c.cfg.TagsHeader)
+			mergeHeader(w.dst.Header(), w.header, w.l.c.cfg.TagsHeader, true)
 			w.dst.WriteHeader(status)
 		}
 		return
@@ -159,6 +159,9 @@ func (w *fillWriter) Write(p []byte) (int, error) {
 	fits := !w.overflow && int64(len(w.body)+len(p)) <= w.max
 	if fits {
 		w.body = append(w.body, p...)
+	} else if !w.overflow {
+		w.overflow = true // what is held is still sent, below
+		w.unshared()
 	}
 	if w.dst != nil && !w.committed {
 		if fits && w.size <= w.hold {
@@ -169,8 +172,8 @@ func (w *fillWriter) Write(p []byte) (int, error) {
 			return len(p), err // p was held, and is sent now
 		}
 	}
-	if !fits {
-		w.overflow, w.body = true, nil
+	if w.overflow {
+		w.body = nil
 	}
 	if w.dst == nil {
 		return len(p), nil
@@ -178,19 +181,32 @@ func (w *fillWriter) Write(p []byte) (int, error) {
 	return w.send(p)
 }
 
+// unshared lets the requests waiting on this fill go, at once: a response
+// that streams, grew too large or took the connection over is not stored,
+// and each of them runs the handler itself. For a minute, later requests
+// for the key go straight to the handler too.
+func (w *fillWriter) unshared() {
+	if w.dst == nil || w.l.unshared {
+		return
+	}
+	w.l.unshared = true
+	w.l.fill.Release()
+	w.l.c.passes.add(w.l.base)
+}
+
 // commit sends the status and header on to the client.
 func (w *fillWriter) commit(cacheStatus string) {
 	w.committed = true
 	h := w.dst.Header()
-	mergeHeader(h, w.sent, w.l.c.cfg.TagsHeader)
+	mergeHeader(h, w.sent, w.l.c.cfg.TagsHeader, false)
 	h.Set("Cache-Status", cacheStatus)
 	status := w.status
 	switch {
-	case w.l.r.Method == http.MethodHead:
-		w.bodyless = true
 	case status == http.StatusOK && etagMatches(w.l.r.Header.Values("If-None-Match"), w.sent.Get("Etag")):
 		w.bodyless, status = true, http.StatusNotModified
 		h.Del("Content-Length")
+	case w.l.r.Method == http.MethodHead:
+		w.bodyless = true
 	}
 	w.dst.WriteHeader(status)
 }
@@ -246,6 +262,7 @@ func (w *fillWriter) Flush() {
 	if w.dst == nil {
 		return
 	}
+	w.unshared()
 	if !w.committed {
 		w.commit(w.l.missStatus(w))
 		_, _ = w.send(w.body)
@@ -262,6 +279,7 @@ func (w *fillWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, rw, err := http.NewResponseController(w.dst).Hijack()
 	if err == nil {
 		w.hijacked = true
+		w.unshared()
 	}
 	return conn, rw, err
 }
@@ -289,11 +307,13 @@ func (w *fillWriter) finish(chainErr error) {
 
 // mergeHeader copies the fields of from into to, but the tags header: a
 // Vary is added to one already there (an outer middleware's Vary: Origin),
-// every other field replaces what is there.
-func mergeHeader(to, from http.Header, tags string) {
+// every other field replaces what is there. For an informational response
+// it leaves Vary for the final one.
+func mergeHeader(to, from http.Header, tags string, informational bool) {
 	for name, values := range from {
 		switch {
 		case name == tags:
+		case name == "Vary" && informational:
 		case name == "Vary":
 			to[name] = append(to[name], values...)
 		default:

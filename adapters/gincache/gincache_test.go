@@ -273,3 +273,27 @@ func TestNewRejectsWhatCannotWork(t *testing.T) {
 		t.Fatalf("a route that never refreshes needs no router: %v", err)
 	}
 }
+
+// gin parses a request's query once per context and cannot be told to
+// parse it again: when middleware before the cache read it, a fill's
+// handler would see the parameters the key leaves out, so the response is
+// not stored, and no entry is poisoned.
+func TestAFillAfterMiddlewareParsedTheQueryIsNotStored(t *testing.T) {
+	router := gin.New()
+	router.Use(func(c *gin.Context) { _ = c.Query("lang") })
+	cfg := config()
+	cfg.Key.Query = []string{"id"}
+	route(t, router, cfg, func(c *gin.Context) {
+		c.String(http.StatusOK, "lang=%s id=%s", c.Query("lang"), c.Query("id"))
+	})
+	if r := serve(router, http.MethodGet, "/things/1?id=1&lang=evil"); !strings.Contains(r.Header.Get("Cache-Status"), "detail=aborted") {
+		t.Fatalf("a fill that saw an unkeyed parameter: %q, want it not stored", r.Header.Get("Cache-Status"))
+	}
+	if r := serve(router, http.MethodGet, "/things/1?id=1"); body(t, r) != "lang= id=1" {
+		t.Fatalf("a plain request: %q (%s), want no poisoned entry", body(t, r), r.Header.Get("Cache-Status"))
+	}
+	// Without an unkeyed parameter, or with the query unread, fills store.
+	if r := serve(router, http.MethodGet, "/things/2?id=2"); !strings.Contains(r.Header.Get("Cache-Status"), "stored") {
+		t.Fatalf("a fill with the keyed parameters only: %q, want it stored", r.Header.Get("Cache-Status"))
+	}
+}

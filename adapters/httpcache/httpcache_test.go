@@ -113,3 +113,27 @@ func TestBypassedRequestsKeepTheServersWriter(t *testing.T) {
 		t.Fatalf("handler saw %q", body)
 	}
 }
+
+// Middleware before the cache that parsed the form leaves no parameter
+// outside the key for a fill's handler to read.
+func TestAFillSeesOnlyTheKeyedQueryEvenAfterMiddlewareParsedTheForm(t *testing.T) {
+	mw, err := httpcache.New(newEngine(t), httpcache.Config{Policy: core.Policy{TTL: time.Minute},
+		Key: httpcache.KeySpec{Resource: "items", Query: []string{"id"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "lang=%s id=%s", r.FormValue("lang"), r.FormValue("id"))
+	}))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.FormValue("lang") // parses the whole query
+		cached.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	if _, body := send(t, srv, http.MethodGet, "/x?id=1&lang=evil"); body != "lang= id=1" {
+		t.Fatalf("the fill's handler saw %q, want the keyed parameters only", body)
+	}
+	if resp, body := send(t, srv, http.MethodGet, "/x?id=1"); body != "lang= id=1" || !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+		t.Fatalf("a plain request: %q (%s), want the unpoisoned entry", body, resp.Header.Get("Cache-Status"))
+	}
+}
