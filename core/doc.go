@@ -22,24 +22,36 @@
 // A fresh entry is served; inside the refresh-ahead window before it goes
 // stale (or earlier, by XFetch's probabilistic draw) a background refresh
 // starts. A stale entry inside its SWR window is served at once and
-// refreshed in the background. Otherwise the caller fills: callers in this
-// process share one fill (singleflight, on a context detached from all of
-// them, each waiting on its own context), and across instances one takes
-// a Redis lock (SET NX PX with a random token) while the others poll for
-// its value, taking the lock over if its holder stalls past the lock's
-// TTL. The holder stores only while it still holds the lock and releases
-// it with a compare-and-delete script. If the loader fails and the old
-// entry is inside its stale-if-error window, the old value is served.
+// refreshed in the background. Otherwise the caller takes part in a fill:
+// the first caller in the process for the key leads it and the others
+// wait for its item, each on its own context; across instances one leader
+// takes a Redis lock (SET NX PX with a random token) while the others poll
+// for its value, taking the lock over if its holder stalls past the
+// lock's TTL. The holder stores only while it still holds the lock and
+// releases it with a compare-and-delete script. If the load fails and the
+// old entry is inside its stale-if-error window, the old value is served.
+//
+// A Loader produces an item: Load for a fill, Reload for a background
+// refresh. Lookup runs Load on its leader's goroutine and context, which
+// lets the HTTP layer run a handler on the request that leads the fill and
+// stream its response; a panic there goes on up that goroutine. Fetch runs
+// its load on a goroutine of the engine, detached from every caller and
+// bounded by LoadTimeout, so a caller that gives up fails no other. A load
+// that learns its item will not be shared (a stream) lets its waiters go
+// at once with Fill.Release.
 //
 // Background refreshes belong to the engine: a bounded pool that skips
 // work when full, deduplicated in-process and by a try-lock across
-// instances, recovered from panics, and waited for by Close.
-//
+// instances, recovered from panics. Close waits for them, for fills in
+// flight, and for Redis calls the engine gave up on.
+
 // # Failure model
 //
 // Redis is an optimisation, never a dependency of correctness. Every Redis
 // operation has its own deadline (Config.OpTimeout), enforced even for a
-// client that ignores context deadlines, and goes through the Breaker.
+// client that ignores context deadlines (the call then finishes on a
+// goroutine of the engine, and its result comes back by value, so nothing
+// is shared with a caller that gave up), and goes through the Breaker.
 // When Redis fails or the breaker is open, the loader is called instead,
 // still coalesced within the process; the result says so (StatusBypass).
 // Lookups never return an error because of Redis.

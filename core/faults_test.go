@@ -208,3 +208,37 @@ func TestOpTimeoutHoldsWhateverTheClientsSettings(t *testing.T) {
 		t.Fatalf("Close returned before the abandoned call finished")
 	}
 }
+
+// countingBreaker allows everything and counts the outcomes reported to it.
+type countingBreaker struct{ ok, failed atomic.Int32 }
+
+func (b *countingBreaker) Allow() (func(error), error) {
+	return func(err error) {
+		if err != nil {
+			b.failed.Add(1)
+		} else {
+			b.ok.Add(1)
+		}
+	}, nil
+}
+
+// A batch refresh whose lock pipeline Redis never answers reports a
+// failure to the breaker, not a success.
+func TestAFailedBatchRefreshPipelineIsAFailureForTheBreaker(t *testing.T) {
+	if redistest.Embedded() {
+		t.Skip("needs a real Redis behind the fault proxy")
+	}
+	proxy := faultproxy.Start(t, redistest.Addr(t))
+	rdb := redis.NewClient(redistest.Options(proxy.Addr()))
+	t.Cleanup(func() { _ = rdb.Close() })
+	br := &countingBreaker{}
+	e := newEngine(t, rdb, redistest.Prefix(t), func(c *Config) { c.Breaker = br; c.OpTimeout = 50 * time.Millisecond })
+	proxy.Blackhole()
+	if won := e.lockMany(context.Background(), []string{"a", "b"}, newToken()); len(won) != 0 {
+		t.Fatalf("took %v with Redis blackholed", won)
+	}
+	if br.failed.Load() != 1 || br.ok.Load() != 0 {
+		t.Fatalf("breaker told %d failures and %d successes, want the one failure", br.failed.Load(), br.ok.Load())
+	}
+	proxy.Heal()
+}

@@ -3,52 +3,59 @@
 // across every instance, and a circuit breaker:
 //
 //	router := gin.New()
-//	router.Use(gin.Recovery())
-//	cached, err := gincache.New(engine, router, gincache.Config{
-//		TTL:                  30 * time.Second,
-//		StaleWhileRevalidate: 5 * time.Minute,
-//		Key:                  gincache.Key{Resource: "user"},
+//	router.Use(gin.Recovery(), gin.LoggerWithConfig(gin.LoggerConfig{Skip: gincache.IsRefresh}))
+//	users, err := gincache.New(engine, gincache.Config{
+//		Policy: core.Policy{TTL: time.Minute, StaleWhileRevalidate: 10 * time.Minute},
+//		Key:    gincache.KeySpec{Resource: "users"},
+//		Router: router, // background refreshes are sent through it
 //	})
 //	if err != nil { ... }
-//	router.GET("/users/:id", cached, getUser)
+//	router.GET("/users/:id", users, getUser)
 //
-// A hit is written by the middleware, which then aborts the chain: the
-// handlers after it do not run. A request that bypasses the cache (a POST,
-// an Authorization header, the Skipper...) runs the rest of the chain on
-// gin's own writer, untouched.
+// Config is the same for every adapter (middleware.Config); New,
+// Invalidate and IsRefresh are the same three functions as in httpcache
+// and echocache.
 //
-// # Fills run in a request of their own
+// # Where it sits in the chain
 //
-// gin recycles its *gin.Context as soon as a request ends, but a fill may
-// outlive the request that started it (its client may leave while other
-// callers still wait for the response) and a background refresh runs long
-// after. So a fill never touches the caller's context: the middleware sends
-// a copy of the request through the router again, on the fill's goroutine,
-// and recognises it when it arrives (see middleware.Redispatch). That is
-// why New takes the *gin.Engine, and it has three consequences:
+// What is stored is exactly what the handlers after the cache write: the
+// middleware gives them a writer of its own, which records the response
+// and sends it on to gin's writer, as middleware before the cache left it.
+// A compressor, a request ID, CORS headers, cookies of middleware before
+// the cache apply to every response, hit or miss, and are never stored. A
+// hit is written to gin's writer too, and the chain is aborted: the
+// handlers after the cache do not run.
 //
-//   - Middleware registered before the cache (router.Use, a group's
-//     middleware, handlers before the cache on the route) runs once more
-//     for a fill: gin.Logger logs it as a request of its own. A background
-//     refresh carries no cookies and no credentials, so an authentication
-//     middleware before the cache refuses it and the entry is simply not
-//     refreshed; with TenantHeader the tenant header is carried.
-//   - What that middleware does to the response of a fill is not stored:
-//     the headers it set before the cache ran are dropped, and each hit gets
-//     the ones its own request set. A request ID or a cookie set by an
-//     outer middleware therefore neither leaks into other responses nor
-//     keeps the route from being stored. Middleware that rewrites the body
-//     must not come before the cache: a compressor there would compress
-//     each hit a second time. Wrap the router instead (an http.Handler
-//     around it stays outside the fills), or put it after the cache, with
-//     Accept-Encoding in Key.Headers.
-//   - A route is cached for GET; for HEAD to be served from the same entry,
-//     register the route for HEAD too (router.Match with both methods).
+// Middleware before the cache runs once per client request. A miss runs
+// the rest of the chain on the client's own request and gin.Context;
+// requests for the same URL that arrive meanwhile wait for it and get its
+// response, or run the handler themselves when it cannot be shared (a
+// Set-Cookie, a stream, a response past MaxBody, which streams to its
+// client from the first bytes and lets them go at once).
+//
+// A background refresh has no client request: gin recycles its Context
+// when a request ends, so the middleware sends a request rebuilt from the
+// one that found the entry due (the URL, the key's headers and the
+// tenant; no cookies, no credentials) through Config.Router, and records
+// the rest of the chain when it reaches the cache. Middleware before the
+// cache runs for it; IsRefresh tells such requests apart, for loggers and
+// metrics. An authentication middleware before the cache refuses it (it
+// carries no credentials) and the entry is then not refreshed: on such
+// routes leave StaleWhileRevalidate at 0.
+//
+// # Errors, aborts and panics
 //
 // A handler that calls c.Abort (or c.AbortWithStatus...) or records an
-// error with c.Error is not stored: its response goes to the caller that
-// triggered it alone. A panic in a fill reaches gin.Recovery in the fill's
-// own request, whose answer (a 500, or what the handler wrote before it
-// panicked) is never stored; with no recovery middleware the panic is
-// raised again in the caller's request, and nothing is stored either.
+// error with c.Error is not stored: its response goes to its own client
+// alone. A panic goes up the client's own request to gin.Recovery, as
+// without the cache; requests that waited on it get a 500 and the error
+// (middleware.ErrHandlerPanicked) in c.Errors. Nothing is stored.
+//
+// gin parses a request's query once per context. If middleware before the
+// cache read it (c.Query...) and the route keys only some parameters
+// (KeySpec.Query), a fill's handler would see the others: that response
+// is then not stored.
+//
+// A route is cached for GET; for HEAD to be served from the same entry,
+// register the route for HEAD too (router.Match with both methods).
 package gincache

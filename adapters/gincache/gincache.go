@@ -1,10 +1,7 @@
 package gincache
 
 import (
-	"bufio"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -98,83 +95,7 @@ func seesUnkeyed(gc *gin.Context, orig, fill *http.Request) bool {
 	return false
 }
 
-// writer is the gin.ResponseWriter the rest of the chain writes to when the
-// cache gives it a writer of its own (recording a fill, or stripping the
-// tags header), with gin's semantics: WriteHeader only sets the status,
-// which goes out with the first write or WriteHeaderNow.
-type writer struct {
-	gin.ResponseWriter // the outer writer, for CloseNotify and Pusher
-	w                  http.ResponseWriter
-	status, size       int
-}
-
-func (g *writer) Header() http.Header { return g.w.Header() }
-func (g *writer) Status() int         { return g.status }
-func (g *writer) Size() int           { return g.size }
-func (g *writer) Written() bool       { return g.size != -1 }
-
-func (g *writer) WriteHeader(code int) {
-	if code > 0 && !g.Written() {
-		g.status = code
-	}
-}
-
-func (g *writer) WriteHeaderNow() {
-	if !g.Written() {
-		g.size = 0
-		g.w.WriteHeader(g.status)
-	}
-}
-
-func (g *writer) Write(b []byte) (int, error) {
-	g.WriteHeaderNow()
-	n, err := g.w.Write(b)
-	g.size += n
-	return n, err
-}
-
-func (g *writer) WriteString(s string) (int, error) { return g.Write([]byte(s)) }
-
-func (g *writer) ReadFrom(src io.Reader) (int64, error) {
-	g.WriteHeaderNow()
-	n, err := io.Copy(g.w, src)
-	g.size += int(n)
-	return n, err
-}
-
-func (g *writer) Flush() {
-	g.WriteHeaderNow()
-	_ = http.NewResponseController(g.w).Flush()
-}
-
-func (g *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if g.size < 0 {
-		g.size = 0
-	}
-	return http.NewResponseController(g.w).Hijack()
-}
-
-func (g *writer) Unwrap() http.ResponseWriter { return g.w }
-
 // IsRefresh reports whether c is a background refresh's request, sent
 // through the router by the cache, rather than a client's: use it to skip
 // such requests in a logger or metrics middleware.
 func IsRefresh(c *gin.Context) bool { return middleware.IsRefresh(c.Request) }
-
-// InvalidateConfig says what a write route invalidates; see
-// middleware.InvalidateConfig.
-type InvalidateConfig = middleware.InvalidateConfig
-
-// Invalidate returns the middleware for a write route: after a 2xx answer
-// to a POST, PUT, PATCH or DELETE, and before that answer's status is
-// written, it invalidates the tags cfg names, so that a client that reads
-// right after its write never gets the old response from the cache.
-func Invalidate(e *core.Engine, cfg InvalidateConfig) (gin.HandlerFunc, error) {
-	iv, err := middleware.NewInvalidator(e, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return func(gc *gin.Context) {
-		_ = runRest(gc, middleware.HookWriter(gc.Writer, iv.Hook(gc.Request)), gc.Request)
-	}, nil
-}

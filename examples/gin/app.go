@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"path"
 	"slices"
 	"sync"
 	"time"
@@ -109,7 +110,21 @@ func newApp(engine *core.Engine) (*gin.Engine, error) {
 		slices.SortFunc(list, func(a, b user) int { return cmp.Compare(a.ID, b.ID) })
 		c.JSON(http.StatusOK, list)
 	})
-	r.PUT("/users/:id", func(c *gin.Context) {
+	// The write route invalidates what it changes before its answer goes
+	// out, so a client reading right after its write never gets the old
+	// response. A failure leaves the old one in place until its TTL; the
+	// write itself has happened.
+	invalidate, err := gincache.Invalidate(engine, gincache.InvalidateConfig{
+		Tags: func(r *http.Request) []string {
+			tenant := r.Header.Get("X-Tenant")
+			return []string{"user:" + tenant + ":" + path.Base(r.URL.Path), "users:" + tenant}
+		},
+		OnError: func(r *http.Request, err error) { log.Printf("PUT %s: invalidation failed: %v", r.URL.Path, err) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.PUT("/users/:id", invalidate, func(c *gin.Context) {
 		tenant, id := c.GetHeader("X-Tenant"), c.Param("id")
 		var in struct {
 			Name string `json:"name" binding:"required"`
@@ -122,12 +137,6 @@ func newApp(engine *core.Engine) (*gin.Engine, error) {
 		u := user{ID: id, Tenant: tenant, Name: in.Name}
 		db.forTenant(tenant)[id] = u
 		db.mu.Unlock()
-		// Invalidate before answering, so that a client reading right after
-		// its write never gets the old response. A failure leaves the old
-		// one in place until its TTL; the write itself has happened.
-		if err := engine.InvalidateTags(c.Request.Context(), "user:"+tenant+":"+id, "users:"+tenant); err != nil {
-			log.Printf("PUT %s: invalidation failed: %v", c.Request.URL.Path, err)
-		}
 		c.JSON(http.StatusOK, u)
 	})
 	return r, nil
