@@ -90,20 +90,18 @@ func lookup[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, de
 	if k.Name == "" {
 		return zero, Result{}, errEmptyKey
 	}
-	f := &fill{k: k, p: p, l: l, check: checker(decode), detach: detach}
 	ent, v, err := read(ctx, e, k, decode)
 	if err != nil {
 		if ctx.Err() != nil {
 			return zero, Result{}, ctx.Err()
 		}
-		f.bypass = bypassDetail(err)
-		return filled(ctx, e, f, decode)
+		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, bypass: bypassDetail(err)}, decode)
 	}
 	now := e.now()
 	switch {
 	case ent == nil:
 		e.emit(ctx, Event{Kind: EventMiss, Key: k.Name})
-		return filled(ctx, e, f, decode)
+		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach}, decode)
 	case now.UnixMilli() < ent.FreshUntil:
 		if e.refreshDue(ent, p, now) {
 			e.refresh(ctx, k, p, l, ent.StoredAt)
@@ -116,8 +114,7 @@ func lookup[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, de
 		return v, cached(ent, StatusStale), nil
 	}
 	e.emit(ctx, Event{Kind: EventMiss, Key: k.Name, Detail: "expired"})
-	f.old = ent
-	return filled(ctx, e, f, decode)
+	return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, old: ent}, decode)
 }
 
 // filled runs f and decodes its result for the caller.
