@@ -5,6 +5,8 @@ import (
 	"net/textproto"
 	"slices"
 	"strings"
+
+	"github.com/swrcache/swrcache/internal/wire"
 )
 
 // encodingVersion is the first byte of every encoding. It names the layout
@@ -94,34 +96,34 @@ func (p Parts) encode() []byte {
 	buf := make([]byte, 0, p.encodedLen())
 	buf = append(buf, encodingVersion)
 	buf = append(buf, tagMethod)
-	buf = appendString(buf, p.Method)
+	buf = wire.AppendString(buf, p.Method)
 	buf = append(buf, tagHost)
-	buf = appendString(buf, p.Host)
+	buf = wire.AppendString(buf, p.Host)
 	buf = append(buf, tagPath)
-	buf = appendString(buf, p.Path)
+	buf = wire.AppendString(buf, p.Path)
 	buf = append(buf, tagQuery)
 	buf = binary.AppendUvarint(buf, uint64(len(p.Query)))
 	for _, q := range p.Query {
-		buf = appendString(buf, q.Name)
-		buf = appendStrings(buf, q.Values)
+		buf = wire.AppendString(buf, q.Name)
+		buf = wire.AppendStrings(buf, q.Values)
 	}
 	buf = append(buf, tagHeaders)
 	buf = binary.AppendUvarint(buf, uint64(len(p.Headers)))
 	for _, h := range p.Headers {
-		buf = appendString(buf, h.Name)
+		buf = wire.AppendString(buf, h.Name)
 		if !h.Present {
 			buf = append(buf, flagAbsent)
 			continue
 		}
 		buf = append(buf, flagPresent)
-		buf = appendStrings(buf, h.Values)
+		buf = wire.AppendStrings(buf, h.Values)
 	}
 	buf = append(buf, tagTenant)
 	if p.Tenant == "" {
 		return append(buf, flagAbsent)
 	}
 	buf = append(buf, flagPresent)
-	return appendString(buf, p.Tenant)
+	return wire.AppendString(buf, p.Tenant)
 }
 
 // normalize returns the normal form of p described on Encode. It does not
@@ -167,21 +169,21 @@ func (p Parts) normalize() Parts {
 
 // encodedLen returns the exact length of the encoding of the normalised p.
 func (p Parts) encodedLen() int {
-	n := 1 + 6 + stringLen(p.Method) + stringLen(p.Host) + stringLen(p.Path)
-	n += uvarintLen(len(p.Query))
+	n := 1 + 6 + wire.StringLen(p.Method) + wire.StringLen(p.Host) + wire.StringLen(p.Path)
+	n += wire.UvarintLen(uint64(len(p.Query)))
 	for _, q := range p.Query {
-		n += stringLen(q.Name) + stringsLen(q.Values)
+		n += wire.StringLen(q.Name) + wire.StringsLen(q.Values)
 	}
-	n += uvarintLen(len(p.Headers))
+	n += wire.UvarintLen(uint64(len(p.Headers)))
 	for _, h := range p.Headers {
-		n += stringLen(h.Name) + 1
+		n += wire.StringLen(h.Name) + 1
 		if h.Present {
-			n += stringsLen(h.Values)
+			n += wire.StringsLen(h.Values)
 		}
 	}
 	n++
 	if p.Tenant != "" {
-		n += stringLen(p.Tenant)
+		n += wire.StringLen(p.Tenant)
 	}
 	return n
 }
@@ -211,35 +213,4 @@ func asciiLower(s string) string {
 		}
 	}
 	return s
-}
-
-func appendString(buf []byte, s string) []byte {
-	buf = binary.AppendUvarint(buf, uint64(len(s)))
-	return append(buf, s...)
-}
-
-func appendStrings(buf []byte, ss []string) []byte {
-	buf = binary.AppendUvarint(buf, uint64(len(ss)))
-	for _, s := range ss {
-		buf = appendString(buf, s)
-	}
-	return buf
-}
-
-func stringLen(s string) int { return uvarintLen(len(s)) + len(s) }
-
-func stringsLen(ss []string) int {
-	n := uvarintLen(len(ss))
-	for _, s := range ss {
-		n += stringLen(s)
-	}
-	return n
-}
-
-func uvarintLen(n int) int {
-	l := 1
-	for u := uint64(n); u >= 0x80; u >>= 7 {
-		l++
-	}
-	return l
 }
