@@ -80,7 +80,7 @@ func (l *load) served(got stored, res core.Result, err error) error {
 		got.resp.write(l.w, l.r, l.c.cacheStatus(res), time.Since(res.StoredAt))
 		return nil
 	case fw.wrote:
-		fw.commitHeld(l.heldStatus(res))
+		fw.commitHeld(l.ownStatus(fw, &res))
 	}
 	if l.err != nil && !errors.Is(l.err, ErrNoStore) {
 		return l.err
@@ -88,36 +88,25 @@ func (l *load) served(got stored, res core.Result, err error) error {
 	return nil
 }
 
-// heldStatus is the Cache-Status of a response held until its fill was
-// over: it says whether the response was stored, and if not, why.
-func (l *load) heldStatus(res core.Result) string {
-	s := l.c.cfg.Name
-	switch {
-	case l.fill.Status == core.StatusBypass:
-		return s + "; fwd=bypass; detail=" + l.fill.Detail
-	case res.Stored:
-		return s + "; fwd=uri-miss; stored"
-	case l.reason != "":
-		return s + "; fwd=uri-miss; detail=" + l.reason
-	case l.fw.status >= 500:
-		return s + "; fwd=uri-miss; detail=status"
-	case l.fill.Detail != "":
-		return s + "; fwd=uri-miss; detail=" + l.fill.Detail
-	}
-	return s + "; fwd=uri-miss"
-}
-
-// missStatus is the Cache-Status of a response that goes out as it is
-// written, decided when its header goes: a body that then grows past
-// MaxBody, or flushes, or a Redis failure, can still keep one said to be
+// ownStatus is the Cache-Status of the response fw recorded for a request
+// that ran the handler itself. A response held until its fill was over
+// (res is the fill's result) says whether it was stored. One that streams
+// gets it when its header goes (res is nil): a body that then grows past
+// MaxBody, flushes, or a Redis failure can still keep one said to be
 // stored out.
-func (l *load) missStatus(fw *fillWriter) string {
+func (l *load) ownStatus(fw *fillWriter, res *core.Result) string {
 	s := l.c.cfg.Name
 	if l.fill.Status == core.StatusBypass {
 		return s + "; fwd=bypass; detail=" + l.fill.Detail
 	}
 	s += "; fwd=uri-miss"
-	switch reason := l.c.headerReason(fw.status, fw.sent, l.r, l.vary); {
+	reason := l.reason
+	if res == nil {
+		reason = l.c.headerReason(fw.status, fw.sent, l.r, l.vary)
+	}
+	switch {
+	case res != nil && res.Stored:
+		return s + "; stored"
 	case fw.status >= 500:
 		return s + "; detail=status"
 	case reason != "":
@@ -128,7 +117,7 @@ func (l *load) missStatus(fw *fillWriter) string {
 		return s + "; detail=streamed"
 	case l.fill.Detail != "":
 		return s + "; detail=" + l.fill.Detail
-	case l.fill.Store:
+	case res == nil && l.fill.Store:
 		return s + "; stored"
 	}
 	return s

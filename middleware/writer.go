@@ -109,13 +109,12 @@ type fillWriter struct {
 	hold   int64  // how much of the body to hold before streaming
 	size   int64  // body bytes the handlers wrote
 
-	wrote     bool  // the handlers wrote the status
-	overflow  bool  // the body went past MaxBody: not recorded any more
-	flushed   bool  // a stream
-	hijacked  bool  // the handler took the connection over
-	committed bool  // the status went to dst
-	bodyless  bool  // the body is not sent on: HEAD, or a 304 of the cache's
-	sendErr   error // the first error writing to dst
+	wrote     bool // the handlers wrote the status
+	overflow  bool // the body went past MaxBody: not recorded any more
+	flushed   bool // a stream
+	hijacked  bool // the handler took the connection over
+	committed bool // the status went to dst
+	bodyless  bool // the body is not sent on: HEAD, or a 304 of the cache's
 }
 
 func newFillWriter(dst http.ResponseWriter, l *load) *fillWriter {
@@ -167,7 +166,7 @@ func (w *fillWriter) Write(p []byte) (int, error) {
 		if fits && w.size <= w.hold {
 			return len(p), nil // held
 		}
-		w.commit(w.l.missStatus(w)) // past the hold: stream from here on
+		w.commit(w.l.ownStatus(w, nil)) // past the hold: stream from here on
 		if _, err := w.send(w.body); fits {
 			return len(p), err // p was held, and is sent now
 		}
@@ -226,11 +225,7 @@ func (w *fillWriter) send(p []byte) (int, error) {
 	if w.bodyless || len(p) == 0 {
 		return len(p), nil
 	}
-	n, err := w.dst.Write(p)
-	if err != nil && w.sendErr == nil {
-		w.sendErr = err
-	}
-	return n, err
+	return w.dst.Write(p)
 }
 
 // WriteString records s like Write.
@@ -264,7 +259,7 @@ func (w *fillWriter) Flush() {
 	}
 	w.unshared()
 	if !w.committed {
-		w.commit(w.l.missStatus(w))
+		w.commit(w.l.ownStatus(w, nil))
 		_, _ = w.send(w.body)
 	}
 	_ = http.NewResponseController(w.dst).Flush()

@@ -159,7 +159,7 @@ func TestFillWriterPastMaxBodyStreamsWholeAndRecordsNoMore(t *testing.T) {
 				t.Errorf("overflow %v, body %d bytes; want overflow and the body released", fw.overflow, len(fw.body))
 			}
 			// The write that commits the header is already past MaxBody: the
-			// response is known not to be stored (missStatus's too-large).
+			// response is known not to be stored (ownStatus's too-large).
 			if got := cw.sentHeader().Get("Cache-Status"); got != "swrcache; fwd=uri-miss; detail=too-large" {
 				t.Errorf("Cache-Status %q for a response already past MaxBody, want detail=too-large", got)
 			}
