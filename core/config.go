@@ -88,8 +88,14 @@ func (c Config) Validate() error {
 		return errors.New("core: Config.Client is required")
 	case strings.ContainsAny(c.Namespace, "{}"):
 		return fmt.Errorf("core: Config.Namespace %q must not contain '{' or '}': Redis Cluster would hash an entry and its lock to different slots", c.Namespace)
-	case c.OpTimeout < 0, c.LoadTimeout < 0, c.LockTTL < 0, c.LockWait < 0:
-		return errors.New("core: Config durations must not be negative")
+	case c.OpTimeout < 0:
+		return fmt.Errorf("core: Config.OpTimeout must not be negative, got %v; 0 means 200ms", c.OpTimeout)
+	case c.LoadTimeout < 0:
+		return fmt.Errorf("core: Config.LoadTimeout must not be negative, got %v; 0 means 10s", c.LoadTimeout)
+	case c.LockTTL < 0:
+		return fmt.Errorf("core: Config.LockTTL must not be negative, got %v; 0 means 5s", c.LockTTL)
+	case c.LockWait < 0:
+		return fmt.Errorf("core: Config.LockWait must not be negative, got %v; 0 means LockTTL", c.LockWait)
 	case c.LockTTL > 0 && c.LockTTL < time.Millisecond:
 		return errors.New("core: Config.LockTTL must be at least 1ms")
 	case c.RefreshWorkers < 0:

@@ -123,11 +123,22 @@ func (c Config) Validate() error {
 	if c.TagsHeader != "" && !keyfunc.ValidHeaderName(c.TagsHeader) {
 		return fmt.Errorf("middleware: TagsHeader %q is not a header name", c.TagsHeader)
 	}
+	if slices.Contains(responseFields, http.CanonicalHeaderKey(c.TagsHeader)) {
+		return fmt.Errorf("middleware: TagsHeader %q is a standard response field, which would be taken off every response; name one of your own, such as X-Cache-Tags", c.TagsHeader)
+	}
 	if err := c.Key.Validate(); err != nil {
 		return fmt.Errorf("middleware: Key: %w", err)
 	}
 	return nil
 }
+
+// responseFields are standard response fields, never a TagsHeader: the
+// cache takes the tags header off every response.
+var responseFields = []string{"Age", "Cache-Control", "Cache-Status", "Connection", "Content-Disposition",
+	"Content-Encoding", "Content-Language", "Content-Length", "Content-Location", "Content-Range",
+	"Content-Security-Policy", "Content-Type", "Date", "Etag", "Expires", "Last-Modified", "Link",
+	"Location", "Retry-After", "Server", "Set-Cookie", "Strict-Transport-Security", "Trailer",
+	"Transfer-Encoding", "Vary", "Www-Authenticate"}
 
 // storable reports why status may not be listed in Config.Statuses.
 func storable(s int) error {

@@ -52,6 +52,7 @@ func TestConfigValidateRejects(t *testing.T) {
 		{"99 in Statuses is rejected", func(c *Config) { c.Statuses = []int{99} }, "99 is not an HTTP status", "Statuses"},
 		{"a TenantHeader that is not a header name is rejected", func(c *Config) { c.TenantHeader = "X Tenant" }, "is not a header name", "TenantHeader"},
 		{"a TagsHeader that is not a header name is rejected", func(c *Config) { c.TagsHeader = "X-Tags:" }, "is not a header name", "TagsHeader"},
+		{"a TagsHeader that is a standard response field is rejected", func(c *Config) { c.TagsHeader = "content-type" }, "standard response field", "TagsHeader"},
 		{"a Key without Resource is rejected", func(c *Config) { c.Key = keyfunc.Spec{} }, "resource", "Key"},
 		{"a Key with an invalid header is rejected", func(c *Config) { c.Key.Headers = []string{"Accept Language"} }, "header name", "Key"},
 	}

@@ -2,6 +2,8 @@ package middleware
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -40,19 +42,27 @@ func asRefresh(r *http.Request, d *dispatched) *http.Request {
 // Runner's writer (RunDispatched), so what is recorded is, as for fills,
 // what the handlers after the cache produced. The router's own writer
 // discards. The Runner returns the error the rest of the chain returned,
-// and ErrNoStore when the request never reached the cache (a middleware
-// before it refused the request) or the chain panicked into a recovery
-// before the cache.
+// ErrNoStore when the chain panicked into a recovery before the cache, and
+// an error wrapping ErrNotReached when the request never reached the
+// cache.
 func Redispatch(h http.Handler) Runner {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		d := &dispatched{w: w}
-		h.ServeHTTP(discard{header: make(http.Header)}, asRefresh(r, d))
+		rec := &discard{header: make(http.Header)}
+		h.ServeHTTP(rec, asRefresh(r, d))
 		if !d.reached {
-			return ErrNoStore
+			return fmt.Errorf("%w (the router answered %d)", ErrNotReached, rec.status)
 		}
 		return d.err
 	}
 }
+
+// ErrNotReached is the error of a refresh sent through a router that never
+// reached the cache: the router is not the one the route is registered
+// on (Config.Router), or middleware before the cache refused a request
+// without credentials. Nothing is stored; the entry is served stale until
+// its window ends.
+var ErrNotReached = errors.New("middleware: a background refresh sent through Config.Router did not reach the cache: is it the router the route is on, and does middleware before the cache let a request without credentials through?")
 
 // RunDispatched is for adapters, at the cache's position in the chain. If
 // r was sent by a Redispatch Runner, it runs next, the rest of the chain,
@@ -72,12 +82,23 @@ func RunDispatched(r *http.Request, next Next) (bool, error) {
 	return true, d.err
 }
 
-// discard is the router's writer for a refresh.
-type discard struct{ header http.Header }
+// discard is the router's writer for a refresh: it keeps the status alone.
+type discard struct {
+	header http.Header
+	status int
+}
 
-func (d discard) Header() http.Header             { return d.header }
-func (discard) Write(p []byte) (int, error)       { return len(p), nil }
-func (discard) WriteHeader(int)                   {}
-func (discard) Flush()                            {}
-func (discard) CloseNotify() <-chan bool          { return make(chan bool) }
-func (discard) WriteString(s string) (int, error) { return len(s), nil }
+func (d *discard) Header() http.Header         { return d.header }
+func (d *discard) Write(p []byte) (int, error) { d.WriteHeader(http.StatusOK); return len(p), nil }
+func (d *discard) WriteString(s string) (int, error) {
+	d.WriteHeader(http.StatusOK)
+	return len(s), nil
+}
+func (*discard) Flush()                   {}
+func (*discard) CloseNotify() <-chan bool { return make(chan bool) }
+
+func (d *discard) WriteHeader(status int) {
+	if d.status == 0 {
+		d.status = status
+	}
+}

@@ -218,10 +218,10 @@ func TestRedispatch(t *testing.T) {
 			}
 		})
 	}
-	t.Run("a request that never reaches the cache is not stored", func(t *testing.T) {
+	t.Run("a request that never reaches the cache fails, saying why and what the router answered", func(t *testing.T) {
 		err := Redispatch(router(false, nil))(httptest.NewRecorder(), get())
-		if !errors.Is(err, ErrNoStore) {
-			t.Fatalf("Runner = %v, want ErrNoStore", err)
+		if !errors.Is(err, ErrNotReached) || !strings.Contains(err.Error(), "answered 403") {
+			t.Fatalf("Runner = %v, want ErrNotReached with the router's status", err)
 		}
 	})
 	t.Run("the rest of the chain writes to the Runner's writer", func(t *testing.T) {

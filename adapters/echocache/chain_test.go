@@ -195,3 +195,36 @@ func TestAFillSeesOnlyTheKeyedQueryEvenAfterMiddlewareParsedIt(t *testing.T) {
 		t.Fatalf("middleware before the cache read %q after the chain, want the whole query back", after)
 	}
 }
+
+// The route's parameters reach InvalidateConfig.Tags as path values, as
+// with net/http: a write invalidates the one item it changed.
+func TestInvalidateReadsTheRoutesParametersAsPathValues(t *testing.T) {
+	engine := newEngine(t)
+	cfg := cacheConfig()
+	cfg.TagsHeader = "X-Cache-Tags"
+	cache, err := echocache.New(engine, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	invalidate, err := echocache.Invalidate(engine, echocache.InvalidateConfig{
+		Tags: func(r *http.Request) []string { return []string{"thing:" + r.PathValue("id")} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := echo.New()
+	e.GET("/things/:id", func(c echo.Context) error {
+		c.Response().Header().Set("X-Cache-Tags", "thing:"+c.Param("id"))
+		return c.String(http.StatusOK, "thing "+c.Param("id"))
+	}, cache)
+	e.PUT("/things/:id", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) }, invalidate)
+	serve(e, http.MethodGet, "/things/1")
+	serve(e, http.MethodGet, "/things/2")
+	serve(e, http.MethodPut, "/things/1")
+	if w := serve(e, http.MethodGet, "/things/1"); isHit(w) {
+		t.Fatalf("the written item: %s, want it invalidated", cacheStatus(w))
+	}
+	if w := serve(e, http.MethodGet, "/things/2"); !isHit(w) {
+		t.Fatalf("another item: %s, want it still cached", cacheStatus(w))
+	}
+}

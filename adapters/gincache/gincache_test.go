@@ -19,6 +19,7 @@ import (
 	"github.com/swrcache/swrcache/adapters/gincache"
 	"github.com/swrcache/swrcache/core"
 	"github.com/swrcache/swrcache/internal/redistest"
+	"github.com/swrcache/swrcache/middleware"
 )
 
 func TestMain(m *testing.M) {
@@ -295,5 +296,79 @@ func TestAFillAfterMiddlewareParsedTheQueryIsNotStored(t *testing.T) {
 	// Without an unkeyed parameter, or with the query unread, fills store.
 	if r := serve(router, http.MethodGet, "/things/2?id=2"); !strings.Contains(r.Header.Get("Cache-Status"), "stored") {
 		t.Fatalf("a fill with the keyed parameters only: %q, want it stored", r.Header.Get("Cache-Status"))
+	}
+}
+
+// The route's parameters reach InvalidateConfig.Tags as path values, as
+// with net/http: a write invalidates the one item it changed.
+func TestInvalidateReadsTheRoutesParametersAsPathValues(t *testing.T) {
+	router := gin.New()
+	engine := newEngine(t)
+	cfg := config()
+	cfg.TagsHeader, cfg.Router = "X-Cache-Tags", router
+	cache, err := gincache.New(engine, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	invalidate, err := gincache.Invalidate(engine, gincache.InvalidateConfig{
+		Tags: func(r *http.Request) []string { return []string{"thing:" + r.PathValue("id")} },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	router.GET("/things/:id", cache, func(c *gin.Context) {
+		c.Header("X-Cache-Tags", "thing:"+c.Param("id"))
+		c.String(http.StatusOK, "thing %s", c.Param("id"))
+	})
+	router.PUT("/things/:id", invalidate, func(c *gin.Context) { c.Status(http.StatusNoContent) })
+	serve(router, http.MethodGet, "/things/1")
+	serve(router, http.MethodGet, "/things/2")
+	if r := serve(router, http.MethodPut, "/things/1"); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("PUT: %d", r.StatusCode)
+	}
+	if r := serve(router, http.MethodGet, "/things/1"); strings.Contains(r.Header.Get("Cache-Status"), "hit") {
+		t.Fatalf("the written item: %s, want it invalidated", r.Header.Get("Cache-Status"))
+	}
+	if r := serve(router, http.MethodGet, "/things/2"); !strings.Contains(r.Header.Get("Cache-Status"), "hit") {
+		t.Fatalf("another item: %s, want it still cached", r.Header.Get("Cache-Status"))
+	}
+}
+
+// A Router that is not the one the route is on can be told apart only
+// when a refresh goes through it: the refresh fails, saying why, and the
+// entry stays stale until its window ends.
+func TestARefreshThroughTheWrongRouterFailsSayingWhy(t *testing.T) {
+	failed := make(chan error, 8)
+	e, err := core.New(core.Config{Client: redistest.Client(t), Namespace: redistest.Prefix(t),
+		OnEvent: func(_ context.Context, ev core.Event) {
+			if ev.Kind == core.EventRefreshFailed {
+				failed <- ev.Err
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close(context.Background()) })
+	router := gin.New()
+	cfg := config()
+	cfg.TTL, cfg.StaleWhileRevalidate, cfg.RefreshAhead = 100*time.Millisecond, time.Minute, -1
+	cfg.Router = gin.New() // not router
+	mw, err := gincache.New(e, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	router.GET("/things/:id", mw, func(c *gin.Context) { c.String(http.StatusOK, "thing") })
+	serve(router, http.MethodGet, "/things/1")
+	time.Sleep(150 * time.Millisecond)
+	if r := serve(router, http.MethodGet, "/things/1"); !strings.Contains(r.Header.Get("Cache-Status"), "fwd=stale") {
+		t.Fatalf("Cache-Status %q, want a stale hit that starts a refresh", r.Header.Get("Cache-Status"))
+	}
+	select {
+	case err := <-failed:
+		if !errors.Is(err, middleware.ErrNotReached) || !strings.Contains(err.Error(), "answered 404") {
+			t.Fatalf("the refresh failed with %v, want ErrNotReached and the router's 404", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refresh failure reported")
 	}
 }

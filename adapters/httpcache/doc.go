@@ -20,4 +20,8 @@
 // directly, with a request rebuilt from the one that found the entry due,
 // marked so that IsRefresh reports it; middleware wrapped around the
 // cache never sees it.
+//
+// HEAD is answered from the GET entry when the router sends it to the
+// route: http.ServeMux does so for a "GET /path" pattern; with chi,
+// register the route for HEAD too (r.Head, or r.Method for both).
 package httpcache

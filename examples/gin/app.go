@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 	"net/http"
-	"path"
 	"slices"
 	"sync"
 	"time"
@@ -117,7 +116,7 @@ func newApp(engine *core.Engine) (*gin.Engine, error) {
 	invalidate, err := gincache.Invalidate(engine, gincache.InvalidateConfig{
 		Tags: func(r *http.Request) []string {
 			tenant := r.Header.Get("X-Tenant")
-			return []string{"user:" + tenant + ":" + path.Base(r.URL.Path), "users:" + tenant}
+			return []string{"user:" + tenant + ":" + r.PathValue("id"), "users:" + tenant}
 		},
 		OnError: func(r *http.Request, err error) { log.Printf("PUT %s: invalidation failed: %v", r.URL.Path, err) },
 	})
