@@ -61,17 +61,25 @@ func (b *background) goRefreshMany(keys []string, prepare func() func(claimed []
 	}
 	b.wg.Add(1)
 	b.mu.Unlock()
+	release := func() {
+		b.mu.Lock()
+		for _, k := range claimed {
+			delete(b.refreshes, k)
+		}
+		b.mu.Unlock()
+		<-b.workers
+		b.wg.Done()
+	}
+	launched := false
+	defer func() {
+		if !launched { // prepare panicked: give back what was claimed
+			release()
+		}
+	}()
 	fn := prepare()
+	launched = true
 	go func() {
-		defer func() {
-			b.mu.Lock()
-			for _, k := range claimed {
-				delete(b.refreshes, k)
-			}
-			b.mu.Unlock()
-			<-b.workers
-			b.wg.Done()
-		}()
+		defer release()
 		fn(claimed)
 	}()
 	return ""
