@@ -30,6 +30,11 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
+	for _, k := range keys {
+		if err := validName(k); k != "" && err != nil {
+			return nil, err
+		}
+	}
 	decode := decoder[T](e.cfg.Codec)
 	out := make(map[string]T, len(keys))
 	var missing, stale []string

@@ -7,8 +7,10 @@ package core
 // returns nil, the engine calls done exactly once with the operation's outcome:
 //
 //   - nil: success. A missing key is a success (the engine translates redis.Nil),
-//     and so is an error reply from Redis (OOM, a refused script, LOADING): Redis
-//     answered in time, and a full Redis still serves the reads it can;
+//     and so is an error reply from Redis (OOM, a refused script): Redis answered
+//     in time, and a full Redis still serves the reads it can. The replies of a
+//     node that cannot serve (CLUSTERDOWN, TRYAGAIN, LOADING, MASTERDOWN,
+//     READONLY) are failures;
 //   - an error wrapping context.Canceled: the caller went away, which is neither
 //     success nor failure;
 //   - any other error: a failure.

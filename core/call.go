@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,11 +40,11 @@ func call[T any](ctx context.Context, e *Engine, key string, op func(ctx context
 	case ctx.Err() != nil: // the caller went away: not Redis's fault
 		done(fmt.Errorf("core: caller gone: %w", context.Canceled))
 		return zero, ctx.Err()
-	case isReply(err):
+	case isReply(err) && !unavailable(err):
 		// Redis answered, in time, with an error of its own (out of
-		// memory, a refused script, still loading): the breaker guards
-		// against a Redis that does not answer, and tripping it here would
-		// cut off the reads a full Redis still serves.
+		// memory, a refused script): the breaker guards against a Redis
+		// that does not serve, and tripping it here would cut off the
+		// reads a full Redis still serves.
 		done(nil)
 	default:
 		done(err)
@@ -59,11 +60,29 @@ func isReply(err error) bool {
 	return errors.As(err, &re) && !errors.Is(err, redis.Nil) && !errors.Is(err, redis.TxFailedErr)
 }
 
+// unavailable reports whether err is an error reply that says the node
+// cannot serve at all: the cluster is down or moving, the node is still
+// loading its data, its master is gone, or it is a replica that was a
+// master. Those count as failures for the breaker.
+func unavailable(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	msg := re.Error()
+	for _, p := range []string{"CLUSTERDOWN", "TRYAGAIN", "LOADING", "MASTERDOWN", "READONLY"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // pipelineErr is the error a pipeline's Exec returned, unless it is only the
 // error reply of some command in it: those are checked command by command,
 // while anything else means Redis did not answer.
 func pipelineErr(err error) error {
-	if err == nil || isReply(err) || errors.Is(err, redis.Nil) {
+	if err == nil || (isReply(err) && !unavailable(err)) || errors.Is(err, redis.Nil) {
 		return nil
 	}
 	return err

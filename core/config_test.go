@@ -1,12 +1,15 @@
 package core
 
 import (
+	"context"
 	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/swrcache/swrcache/internal/redistest"
 )
 
 // Must show 5: what can never work is an error at construction, with a
@@ -73,5 +76,27 @@ func TestPolicyValidateRejectsWhatCannotWork(t *testing.T) {
 				t.Fatalf("Validate: %v, want an error saying %q", err, tt.expectErr)
 			}
 		})
+	}
+}
+
+// Must show 6 of issue 9: a brace in a key name would move the entry and
+// its lock to different Redis Cluster slots; every entry point refuses it.
+func TestKeyNamesWithBracesAreRejected(t *testing.T) {
+	e := newEngine(t, redistest.Client(t), redistest.Prefix(t), nil)
+	ctx := context.Background()
+	p := Policy{TTL: time.Minute}
+	for _, name := range []string{"}user:1", "user:{1}", "{"} {
+		if _, err := e.Lookup(ctx, Key{Name: name}, p, item("v")); err == nil || !strings.Contains(err.Error(), "must not contain '{' or '}'") {
+			t.Errorf("Lookup(%q): %v", name, err)
+		}
+		if _, err := Fetch(ctx, e, name, p, func(context.Context) (string, error) { return "v", nil }); err == nil {
+			t.Errorf("Fetch(%q) accepted it", name)
+		}
+		if _, err := FetchMany(ctx, e, []string{"ok", name}, p, func(context.Context, []string) (map[string]string, error) { return nil, nil }); err == nil {
+			t.Errorf("FetchMany with %q accepted it", name)
+		}
+		if err := e.Invalidate(ctx, name); err == nil {
+			t.Errorf("Invalidate(%q) accepted it", name)
+		}
 	}
 }

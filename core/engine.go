@@ -76,7 +76,6 @@ type rediser interface {
 	Publish(ctx context.Context, channel string, message any) *redis.IntCmd
 	Subscribe(ctx context.Context, channels ...string) *redis.PubSub
 	Watch(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error
-	Incr(ctx context.Context, key string) *redis.IntCmd
 }
 
 // honoursContext reports whether c bounds socket reads by the context's
@@ -96,10 +95,9 @@ func honoursContext(c redis.UniversalClient) bool {
 // Redis key layout. The name sits in a hash tag, so an entry and its lock
 // share a Cluster slot and one script may touch both. Entries end in "}",
 // locks in ":lock", tag sets start with "t:{" (and their invalidation marks
-// end in ":inv"); the invalidation epoch is "t:epoch". None can collide.
+// end in ":inv"). None can collide.
 func (e *Engine) entryKey(name string) string { return e.cfg.Namespace + "{" + name + "}" }
 func lockKey(entryKey string) string          { return entryKey + ":lock" }
 func (e *Engine) tagKey(tag string) string    { return e.cfg.Namespace + "t:{" + tag + "}" }
 func (e *Engine) markKey(tag string) string   { return e.tagKey(tag) + ":inv" }
-func (e *Engine) epochKey() string            { return e.cfg.Namespace + "t:epoch" }
 func (e *Engine) channel() string             { return e.cfg.Namespace + "invalidate" }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Fetch returns the value cached under key, loading it with load on a miss,
@@ -21,7 +22,17 @@ func Fetch[T any](ctx context.Context, e *Engine, key string, p Policy, load fun
 	return v, err
 }
 
-var errEmptyKey = errors.New("core: empty key")
+// validName reports why name cannot be a key's Name: the engine puts it in
+// a Redis Cluster hash tag, which a brace would change.
+func validName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("core: empty key")
+	case strings.ContainsAny(name, "{}"):
+		return fmt.Errorf("core: key %q must not contain '{' or '}': in Redis Cluster its entry and its lock would be on different slots", name)
+	}
+	return nil
+}
 
 func encoder[T any](c Codec, load func(ctx context.Context) (T, error)) LoaderFunc {
 	return func(ctx context.Context) (Item, error) {

@@ -274,13 +274,13 @@ func (e *Engine) shared(ctx context.Context, f *fill) (Result, bool, error) {
 	if item.NoStore || f.released {
 		return Result{Value: item.Value, Status: StatusMiss}, false, nil
 	}
-	ent, stored := e.store(ctx, f.k, f.p, item, took, token, lk.epoch)
+	ent, stored := e.store(ctx, f.k, f.p, item, took, token, lk.start)
 	released = stored // the store released the lock
 	res := Result{Value: item.Value, Status: StatusMiss, Stored: stored}
 	if stored {
 		res.StoredAt, res.FreshUntil = time.UnixMilli(ent.StoredAt), time.UnixMilli(ent.FreshUntil)
 		e.emit(ctx, Event{Kind: EventFill, Key: f.k.Name, Duration: took})
-		e.storeExtra(ctx, f.p, item, took, lk.epoch)
+		e.storeExtra(ctx, f.p, item, took, lk.start)
 	}
 	return res, true, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -27,6 +28,11 @@ func (e *Engine) Invalidate(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	for _, k := range keys {
+		if err := validName(k); err != nil {
+			return err
+		}
+	}
 	ek := make([]string, len(keys))
 	for i, k := range keys {
 		ek[i] = e.entryKey(k)
@@ -43,14 +49,19 @@ func (e *Engine) Invalidate(ctx context.Context, keys ...string) error {
 //
 // A fill in flight may not be in a tag set yet: it records its tags only
 // when it stores, and an HTTP response names its tags only once the handler
-// has run. So every fill reads an invalidation epoch when it takes its lock,
-// before it loads; InvalidateTags increments the epoch and raises each
-// tag's mark to the new value, then scans. A fill records its tags and
-// reads their marks in one pipeline before it stores: a mark above its
-// epoch means the tag was invalidated after its load began, and it stores
-// nothing. If it read the marks before they were raised, it had recorded
-// its tags before that too, so the scan that follows finds its key and
-// deletes the entry, or the lock (then the store is refused).
+// has run. So InvalidateTags first sets each tag's mark, then scans. A fill
+// records its tags and reads their marks in one pipeline before it stores:
+// a mark set since the fill began (before it took its lock and loaded)
+// means the tag was invalidated while it loaded, and it stores nothing. If
+// it read the marks before they were set, it had recorded its tags before
+// that too, so the scan that follows finds its key and deletes the entry,
+// or the lock (then the store is refused).
+//
+// No clocks are compared. A mark holds its own lifetime and expires after
+// it; how long ago it was set is its lifetime less what is left of it,
+// measured by its own Redis node, and the fill measures how long ago it
+// began by its own monotonic clock. Each mark lives on its tag's node: no
+// key is read by every fill, and a dead node holds up only its own tags.
 func (e *Engine) InvalidateTags(ctx context.Context, tags ...string) error {
 	tags = dedupe(tags)
 	for _, t := range tags {
@@ -72,29 +83,25 @@ func (e *Engine) InvalidateTags(ctx context.Context, tags ...string) error {
 	return e.publish(ctx, Invalidation{Tags: tags})
 }
 
-// markMember is the one member of a tag's mark, a sorted set so that ZADD
-// GT only ever raises it, whatever order concurrent invalidations land in.
-const markMember = "epoch"
+// markSlack covers the millisecond resolution of a mark's time left: a fill
+// refuses to store after an invalidation that may have come up to this
+// much before it began. (The fill counts how long ago it began up to when
+// the marks' replies arrive, after Redis read them: no more slack needed.)
+const markSlack = 2 * time.Millisecond
 
-// markTags increments the invalidation epoch and raises each tag's mark to
-// it, for as long as a fill that read an older epoch may still be loading.
+// markTags sets each tag's mark, for as long as a fill that began before
+// may still store: its lock's life, or a Fetch's load.
 func (e *Engine) markTags(ctx context.Context, tags []string) error {
 	if len(tags) == 0 {
 		return nil
 	}
-	life := e.cfg.LoadTimeout + e.cfg.LockTTL
+	life := e.cfg.LoadTimeout + e.cfg.LockTTL + time.Second
 	_, err := call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
-		epoch, err := e.rdb.Incr(ctx, e.epochKey()).Result()
-		if err != nil {
-			return struct{}{}, err
-		}
 		pipe := e.rdb.Pipeline()
 		for _, t := range tags {
-			mk := e.markKey(t)
-			pipe.ZAddArgs(ctx, mk, redis.ZAddArgs{GT: true, Members: []redis.Z{{Score: float64(epoch), Member: markMember}}})
-			pipe.PExpire(ctx, mk, life)
+			pipe.Set(ctx, e.markKey(t), life.Milliseconds(), life)
 		}
-		_, err = pipe.Exec(ctx)
+		_, err := pipe.Exec(ctx)
 		return struct{}{}, err
 	})
 	if err != nil {

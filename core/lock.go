@@ -20,25 +20,25 @@ func newToken() string { return rand.Text() }
 type lockState struct {
 	won   bool
 	ent   *entry // the key's entry, only if it is fresh
-	epoch int64  // the invalidation epoch (see InvalidateTags)
+	start time.Time // when the try began, by this process's monotonic clock (see InvalidateTags)
 }
 
 // locked is what tryLock reads back from Redis, returned by value.
 type locked struct {
-	won   bool
-	raw   []byte
-	epoch int64
+	won bool
+	raw []byte
 }
 
-// tryLock tries once to take k's lock and, in the same round trip, reads
-// k's entry and the invalidation epoch.
+// tryLock tries once to take k's lock and, in the same round trip (one
+// node: the entry and its lock share a slot), reads k's entry. A failure
+// after the lock may have been taken remembers it, to be released.
 func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]byte) error) (lockState, error) {
 	ek := e.entryKey(k.Name)
+	start := time.Now()
 	got, err := call(ctx, e, k.Name, func(ctx context.Context) (locked, error) {
 		pipe := e.rdb.Pipeline()
 		set := pipe.SetArgs(ctx, lockKey(ek), token, redis.SetArgs{Mode: "NX", TTL: e.cfg.LockTTL})
 		get := pipe.Get(ctx, ek)
-		ep := pipe.Get(ctx, e.epochKey())
 		if _, err := pipe.Exec(ctx); pipelineErr(err) != nil {
 			return locked{}, err
 		}
@@ -49,16 +49,15 @@ func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return locked{}, err
 		}
-		epoch, err := ep.Int64()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return locked{}, err
-		}
-		return locked{won: set.Err() == nil, raw: raw, epoch: epoch}, nil
+		return locked{won: set.Err() == nil, raw: raw}, nil
 	})
 	if err != nil {
+		if !errors.Is(err, errBypass) && !isReply(err) {
+			e.orphans.add(lockKey(ek), token, e.cfg.LockTTL) // Redis may have taken it before failing
+		}
 		return lockState{}, err
 	}
-	st := lockState{won: got.won, epoch: got.epoch}
+	st := lockState{won: got.won, start: start}
 	if got.raw != nil {
 		// Quiet: a corrupt entry here was reported by the read that led here.
 		st.ent = e.parseEntry(ctx, k, got.raw, check, true)
@@ -122,17 +121,17 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 // store writes item as k's entry, if token still holds k's lock, and
 // releases the lock. Its tags are recorded first, so an entry is never in
 // Redis without the tag sets that can invalidate it; and if one of them was
-// invalidated after the invalidation epoch read when the lock was taken
-// (before the load began), the value may predate the change that
-// invalidation announced, and nothing is stored.
-func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took time.Duration, token string, epoch int64) (*entry, bool) {
+// invalidated since the fill began (start, before its lock was taken and
+// its load began), the value may predate the change that invalidation
+// announced, and nothing is stored.
+func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took time.Duration, token string, start time.Time) (*entry, bool) {
 	now := e.now()
 	ent := newEntry(k, p, item.Value, e.tags(ctx, k, p, item), now, took)
 	raw := ent.encode()
 	ttl := ent.redisTTL(now)
 	ek := e.entryKey(k.Name)
 	stored, err := call(ctx, e, k.Name, func(ctx context.Context) (bool, error) {
-		if stale, err := e.tagEntry(ctx, ek, ent.Tags, ttl, epoch); err != nil || stale {
+		if stale, err := e.tagEntry(ctx, ek, ent.Tags, ttl, start); err != nil || stale {
 			if stale {
 				e.emit(ctx, Event{Kind: EventInvalidate, Key: k.Name, Detail: "fill not stored: a tag was invalidated while it loaded"})
 			}
@@ -144,15 +143,15 @@ func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took tim
 }
 
 // storeExtra stores the extra items of a fill that stored its own: with its
-// tags, as of its epoch, each under its own lock, taken without waiting
-// (an instance already filling that key is left to it).
-func (e *Engine) storeExtra(ctx context.Context, p Policy, item Item, took time.Duration, epoch int64) {
+// tags, as of when it began, each under its own lock, taken without
+// waiting (an instance already filling that key is left to it).
+func (e *Engine) storeExtra(ctx context.Context, p Policy, item Item, took time.Duration, start time.Time) {
 	for _, x := range item.Extra {
 		token := newToken()
 		if won, err := e.lockOnly(ctx, x.Key, token); err != nil || !won {
 			continue
 		}
-		if _, ok := e.store(ctx, x.Key, p, Item{Value: x.Value, Tags: item.Tags}, took, token, epoch); !ok {
+		if _, ok := e.store(ctx, x.Key, p, Item{Value: x.Value, Tags: item.Tags}, took, token, start); !ok {
 			e.unlock(ctx, x.Key, token)
 		}
 	}
@@ -177,25 +176,35 @@ func (e *Engine) tags(ctx context.Context, k Key, p Policy, item Item) []string 
 
 // tagEntry records entry key ek in the set of each tag and, in the same
 // pipeline, reads each tag's invalidation mark. It reports whether a tag
-// was invalidated after epoch: see InvalidateTags for why that, and the
+// was invalidated since start: see InvalidateTags for why that, and the
 // lock, leave no window for a stale store.
-func (e *Engine) tagEntry(ctx context.Context, ek string, tags []string, ttl time.Duration, epoch int64) (stale bool, err error) {
+func (e *Engine) tagEntry(ctx context.Context, ek string, tags []string, ttl time.Duration, start time.Time) (stale bool, err error) {
 	if len(tags) == 0 {
 		return false, nil
 	}
 	pipe := e.rdb.Pipeline()
 	e.queueTags(ctx, pipe, ek, tags, ttl)
-	marks := make([]*redis.FloatCmd, len(tags))
+	lives := make([]*redis.StringCmd, len(tags))
+	lefts := make([]*redis.DurationCmd, len(tags))
 	for i, t := range tags {
-		marks[i] = pipe.ZScore(ctx, e.markKey(t), markMember)
+		lives[i] = pipe.Get(ctx, e.markKey(t))
+		lefts[i] = pipe.PTTL(ctx, e.markKey(t))
 	}
 	// Any failure but a missing mark counts, error replies too: an entry
 	// must never be stored without the tag sets that can invalidate it.
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return false, err
 	}
-	for _, m := range marks {
-		if at, err := m.Result(); err == nil && int64(at) > epoch {
+	elapsed := time.Since(start) // on this process's clock, up to the replies
+	for i := range tags {
+		life, err := lives[i].Int64()
+		left := lefts[i].Val()
+		if err != nil || left <= 0 {
+			continue // no mark: no invalidation for as long as a fill may take
+		}
+		// How long ago the tag was last invalidated, on its Redis node's clock.
+		ago := time.Duration(life)*time.Millisecond - left
+		if ago <= elapsed+markSlack {
 			return true, nil
 		}
 	}

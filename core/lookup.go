@@ -87,8 +87,8 @@ func lookup[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, de
 	if err := p.Validate(); err != nil {
 		return zero, Result{}, err
 	}
-	if k.Name == "" {
-		return zero, Result{}, errEmptyKey
+	if err := validName(k.Name); err != nil {
+		return zero, Result{}, err
 	}
 	ent, v, err := read(ctx, e, k, decode)
 	if err != nil {

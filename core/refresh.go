@@ -71,11 +71,11 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Key: k.Name, Duration: took, Err: errRefreshNoStore})
 		return
 	}
-	if _, released = e.store(ctx, k, p, item, took, token, lk.epoch); !released {
+	if _, released = e.store(ctx, k, p, item, took, token, lk.start); !released {
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Key: k.Name, Duration: took, Err: errNotStored})
 		return
 	}
-	e.storeExtra(ctx, p, item, took, lk.epoch)
+	e.storeExtra(ctx, p, item, took, lk.start)
 	e.emit(ctx, Event{Kind: EventRefreshOK, Key: k.Name, Duration: took})
 }
 
