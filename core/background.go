@@ -19,10 +19,12 @@ type background struct {
 	workers   chan struct{}       // refresh slots
 	calls     chan struct{}       // slots for abandonable Redis calls
 	fills     chan struct{}       // slots for detached fills
+	stop      chan struct{}       // closed by close
 	wg        sync.WaitGroup      // Add only under mu while not closed
 }
 
 func (b *background) init(workers int) {
+	b.stop = make(chan struct{})
 	b.refreshes = make(map[string]struct{})
 	b.workers = make(chan struct{}, workers)
 	b.calls = make(chan struct{}, 4*workers+256)
@@ -122,6 +124,23 @@ func (b *background) goSlot(slots chan struct{}, fn func()) error {
 	return nil
 }
 
+// goOwned runs fn on a goroutine Close waits for, with a channel that
+// close closes, and reports whether it did (not after Close). The caller
+// bounds how many run.
+func (b *background) goOwned(fn func(stop <-chan struct{})) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		fn(b.stop)
+	}()
+	return true
+}
+
 // enter counts a fill running on a caller's goroutine, for Close to wait
 // for, and reports whether it did (not after Close); leave ends it.
 func (b *background) enter() bool {
@@ -144,6 +163,7 @@ func (b *background) close(ctx context.Context) error {
 	if already {
 		return ErrClosed
 	}
+	close(b.stop)
 	done := make(chan struct{})
 	go func() {
 		b.wg.Wait()

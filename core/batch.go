@@ -55,7 +55,7 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 				ent, v, _ = parse(ctx, e, Key{Name: key}, raws[i], decode)
 			}
 			switch {
-			case ent == nil:
+			case ent == nil || e.pending.blocks(key, ent.Tags) || e.health.suspect(ent, now):
 				missing = append(missing, key)
 			case now < ent.FreshUntil:
 				out[key] = v

@@ -22,9 +22,10 @@ var errBypass = errors.New("core: redis bypassed")
 func call[T any](ctx context.Context, e *Engine, key string, op func(ctx context.Context) (T, error)) (T, error) {
 	var zero T
 	done := func(error) {}
-	if e.cfg.Breaker != nil {
+	if e.cfg.Breaker != nil && !unguarded(ctx) {
 		d, err := e.cfg.Breaker.Allow()
 		if err != nil {
+			e.health.failed()
 			return zero, fmt.Errorf("%w: breaker-open: %w", errBypass, err)
 		}
 		done = d
@@ -36,6 +37,7 @@ func call[T any](ctx context.Context, e *Engine, key string, op func(ctx context
 	switch {
 	case err == nil:
 		done(nil)
+		e.health.answered(e)
 		return v, nil
 	case ctx.Err() != nil: // the caller went away: not Redis's fault
 		done(fmt.Errorf("core: caller gone: %w", context.Canceled))
@@ -46,12 +48,22 @@ func call[T any](ctx context.Context, e *Engine, key string, op func(ctx context
 		// that does not serve, and tripping it here would cut off the
 		// reads a full Redis still serves.
 		done(nil)
+		e.health.answered(e)
 	default:
 		done(err)
+		e.health.failed()
 	}
 	e.emit(ctx, Event{Kind: EventRedisError, Key: key, Duration: time.Since(start), Err: err})
 	return zero, fmt.Errorf("core: redis: %w", err)
 }
+
+// unguardedKey marks the context of the replay of queued invalidations:
+// its calls skip the breaker, so that it runs as soon as Redis answers,
+// whatever the breaker has not yet noticed. It is one caller, at a
+// bounded rate.
+type unguardedKey struct{}
+
+func unguarded(ctx context.Context) bool { return ctx.Value(unguardedKey{}) != nil }
 
 // isReply reports whether err is an error reply from Redis, rather than a
 // failure to get one.

@@ -32,6 +32,8 @@ type Engine struct {
 	bg      background         // the engine's goroutines, and fills Close waits for
 	scripts scripts            // whether Redis takes scripts
 	orphans orphans            // locks this process failed to release
+	pending pending            // invalidations that could not reach Redis yet
+	health  health             // whether Redis failed lately
 }
 
 // New builds an Engine from cfg. It starts no goroutine.
@@ -48,6 +50,7 @@ func New(cfg Config) (*Engine, error) {
 		rand: rand.Float64,
 	}
 	e.bg.init(cfg.RefreshWorkers)
+	e.pending.init()
 	if w, ok := cfg.Breaker.(stateWatcher); ok {
 		w.OnStateChange(func(from, to string) {
 			e.emit(context.Background(), Event{Kind: EventBreaker, From: from, To: to})

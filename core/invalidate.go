@@ -21,31 +21,31 @@ const tagScanCount = 500
 
 // Invalidate removes the items named by keys, and their fill locks, so that a
 // fill or refresh already under way stores nothing. It then publishes an
-// Invalidation. Unlike lookups, it reports Redis failures: a write path that
-// must not leave stale data behind can retry.
+// Invalidation. If Redis cannot be reached, the invalidation is queued and
+// replayed as soon as it can be, and until then this engine serves none of
+// keys from the cache; the error returned (wrapping ErrQueued) says so, for
+// a write path that reports it.
 func (e *Engine) Invalidate(ctx context.Context, keys ...string) error {
 	keys = dedupe(keys)
-	if len(keys) == 0 {
-		return nil
-	}
 	for _, k := range keys {
 		if err := validName(k); err != nil {
 			return err
 		}
 	}
-	ek := make([]string, len(keys))
-	for i, k := range keys {
-		ek[i] = e.entryKey(k)
+	if len(keys) == 0 {
+		return nil
 	}
-	if err := e.unlinkEntries(ctx, ek); err != nil {
-		return err
+	if err := e.invalidate(ctx, keys, nil); err != nil {
+		return e.queue(ctx, keys, nil, err)
 	}
-	return e.publish(ctx, Invalidation{Keys: keys})
+	return nil
 }
 
 // InvalidateTags removes every item stored with any of tags, and their fill
 // locks, walking each tag set with SSCAN (never a keyspace SCAN), then
-// publishes an Invalidation.
+// publishes an Invalidation. If Redis cannot be reached, the invalidation
+// is queued, as for Invalidate: until it is replayed this engine serves no
+// item with any of tags from the cache.
 //
 // A fill in flight may not be in a tag set yet: it records its tags only
 // when it stores, and an HTTP response names its tags only once the handler
@@ -69,6 +69,18 @@ func (e *Engine) InvalidateTags(ctx context.Context, tags ...string) error {
 			return fmt.Errorf("core: InvalidateTags: %w", err)
 		}
 	}
+	if len(tags) == 0 {
+		return nil
+	}
+	if err := e.invalidate(ctx, nil, tags); err != nil {
+		return e.queue(ctx, nil, tags, err)
+	}
+	return nil
+}
+
+// invalidate does the work of Invalidate and InvalidateTags, and of their
+// replay: it can be done again, any number of times, to the same effect.
+func (e *Engine) invalidate(ctx context.Context, keys, tags []string) error {
 	if err := e.markTags(ctx, tags); err != nil {
 		return err
 	}
@@ -77,10 +89,19 @@ func (e *Engine) InvalidateTags(ctx context.Context, tags ...string) error {
 			return err
 		}
 	}
-	if len(tags) == 0 {
+	if len(keys) > 0 {
+		ek := make([]string, len(keys))
+		for i, k := range keys {
+			ek[i] = e.entryKey(k)
+		}
+		if err := e.unlinkEntries(ctx, ek); err != nil {
+			return err
+		}
+	}
+	if len(keys) == 0 && len(tags) == 0 {
 		return nil
 	}
-	return e.publish(ctx, Invalidation{Tags: tags})
+	return e.publish(ctx, Invalidation{Keys: keys, Tags: tags})
 }
 
 // markSlack covers the millisecond resolution of a mark's time left: a fill

@@ -61,8 +61,8 @@ func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]
 	if got.raw != nil {
 		// Quiet: a corrupt entry here was reported by the read that led here.
 		st.ent = e.parseEntry(ctx, k, got.raw, check, true)
-		if st.ent != nil && e.now().UnixMilli() >= st.ent.FreshUntil {
-			st.ent = nil
+		if now := e.now().UnixMilli(); st.ent != nil && (now >= st.ent.FreshUntil || e.health.suspect(st.ent, now)) {
+			st.ent = nil // not fresh, or not to be served yet (see lookup)
 		}
 	}
 	return st, nil

@@ -97,7 +97,20 @@ func lookup[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, de
 		}
 		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, bypass: bypassDetail(err)}, decode)
 	}
+	if e.pending.n.Load() > 0 {
+		e.pending.nudge() // Redis answers: replay now
+		if e.pending.blocks(k.Name, tagsOf(ent)) {
+			e.emit(ctx, Event{Kind: EventMiss, Key: k.Name, Detail: "invalidation-pending"})
+			return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, bypass: "invalidation-pending"}, decode)
+		}
+	}
 	now := e.now()
+	if ent != nil && e.health.suspect(ent, now.UnixMilli()) {
+		// Stored before Redis came back: another instance may still be
+		// replaying a write's invalidation that could not reach Redis.
+		e.emit(ctx, Event{Kind: EventMiss, Key: k.Name, Detail: "recovering"})
+		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach}, decode)
+	}
 	switch {
 	case ent == nil:
 		e.emit(ctx, Event{Kind: EventMiss, Key: k.Name})
@@ -136,6 +149,14 @@ func checker[T any](decode func([]byte) (T, error)) func([]byte) error {
 		_, err := decode(b)
 		return err
 	}
+}
+
+// tagsOf returns the tags of ent, which may be nil.
+func tagsOf(ent *entry) []string {
+	if ent == nil {
+		return nil
+	}
+	return ent.Tags
 }
 
 func cached(ent *entry, s Status) Result {

@@ -322,14 +322,15 @@ func TestNoStoreValueIsNotSharedWithCollapsedCallers(t *testing.T) {
 // releasing is a Loader that lets its waiters go mid-load, as the HTTP
 // layer does once a response streams.
 type releasing struct {
-	released, finish chan struct{}
-	calls            *atomic.Int32
+	proceed, released, finish chan struct{}
+	calls                     *atomic.Int32
 }
 
 func (l releasing) Load(_ context.Context, f Fill) (Item, error) {
 	if l.calls.Add(1) > 1 {
 		return Item{Value: []byte("own")}, nil
 	}
+	<-l.proceed
 	f.Release()
 	close(l.released)
 	<-l.finish
@@ -347,7 +348,10 @@ func TestAReleasedFillLetsItsWaitersGoAtOnce(t *testing.T) {
 	a := newEngine(t, rdb, ns, nil)
 	b := newEngine(t, redistest.Client(t), ns, nil)
 	var calls atomic.Int32
-	l := releasing{released: make(chan struct{}), finish: make(chan struct{}), calls: &calls}
+	l := releasing{proceed: make(chan struct{}), released: make(chan struct{}), finish: make(chan struct{}), calls: &calls}
+	var finishOnce sync.Once
+	finish := func() { finishOnce.Do(func() { close(l.finish) }) }
+	t.Cleanup(finish) // so that a failure does not leave the leader loading
 	p := Policy{TTL: time.Minute}
 	leader := make(chan Result, 1)
 	go func() {
@@ -357,9 +361,11 @@ func TestAReleasedFillLetsItsWaitersGoAtOnce(t *testing.T) {
 	waitFor(t, "the leader to start loading", func() bool { return calls.Load() == 1 })
 	waiter := make(chan Result, 1)
 	go func() {
-		res, _ := a.Lookup(context.Background(), Key{Name: "k"}, p, l) // may join the flight before it is released
+		res, _ := a.Lookup(context.Background(), Key{Name: "k"}, p, l)
 		waiter <- res
 	}()
+	time.Sleep(50 * time.Millisecond) // let the waiter join the flight
+	close(l.proceed)
 	<-l.released
 	if n := rdb.Exists(context.Background(), lockKey(a.entryKey("k"))).Val(); n != 0 {
 		t.Fatal("the released fill still holds its Redis lock")
@@ -371,7 +377,7 @@ func TestAReleasedFillLetsItsWaitersGoAtOnce(t *testing.T) {
 	if res := <-waiter; string(res.Value) != "own" || res.Status != StatusMiss {
 		t.Fatalf("a waiter: %q %v, want its own load, before the leader's ended", res.Value, res.Status)
 	}
-	close(l.finish)
+	finish()
 	if res := <-leader; string(res.Value) != "streamed" || res.Stored {
 		t.Fatalf("the leader: %q stored=%v, want its own value, not stored", res.Value, res.Stored)
 	}
