@@ -19,7 +19,7 @@ func newToken() string { return rand.Text() }
 // lockState is what one try at a key's lock found.
 type lockState struct {
 	won   bool
-	ent   *entry // the key's entry, only if it is fresh
+	ent   *entry    // the key's entry, only if it is fresh
 	start time.Time // when the try began, by this process's monotonic clock (see InvalidateTags)
 }
 
