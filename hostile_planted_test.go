@@ -53,24 +53,24 @@ func TestPlantedEntriesAreMisses(t *testing.T) {
 	hugeBody := storedResponse(1<<40, "") // a response whose body "is" 1 TiB
 	tests := []struct {
 		name  string
-		plant func(t *testing.T, rdb *redis.Client, e func(keyfunc.Key) string, key func(path, tenant string) keyfunc.Key)
+		plant func(t *testing.T, rdb redis.UniversalClient, e func(keyfunc.Key) string, key func(path, tenant string) keyfunc.Key)
 	}{
-		{"garbage", func(t *testing.T, rdb *redis.Client, e func(keyfunc.Key) string, key func(string, string) keyfunc.Key) {
+		{"garbage", func(t *testing.T, rdb redis.UniversalClient, e func(keyfunc.Key) string, key func(string, string) keyfunc.Key) {
 			set(t, rdb, e(key("/x", "globex")), []byte("\x00\xffgarbage"))
 		}},
-		{"a 2 GiB length prefix in the envelope", func(t *testing.T, rdb *redis.Client, e func(keyfunc.Key) string, key func(string, string) keyfunc.Key) {
+		{"a 2 GiB length prefix in the envelope", func(t *testing.T, rdb redis.UniversalClient, e func(keyfunc.Key) string, key func(string, string) keyfunc.Key) {
 			set(t, rdb, e(key("/x", "globex")), []byte{0xc1, 's', 1, 0x81, 0xa1, 'v', 0xc6, 0x7f, 0xff, 0xff, 0xff})
 		}},
-		{"a valid envelope around a 1 TiB body length", func(t *testing.T, rdb *redis.Client, e func(keyfunc.Key) string, key func(string, string) keyfunc.Key) {
+		{"a valid envelope around a 1 TiB body length", func(t *testing.T, rdb redis.UniversalClient, e func(keyfunc.Key) string, key func(string, string) keyfunc.Key) {
 			set(t, rdb, e(key("/x", "globex")), plantedEntry(t, key("/x", "globex"), hugeBody))
 		}},
-		{"a valid envelope around a malformed vary marker", func(t *testing.T, rdb *redis.Client, e func(keyfunc.Key) string, key func(string, string) keyfunc.Key) {
+		{"a valid envelope around a malformed vary marker", func(t *testing.T, rdb redis.UniversalClient, e func(keyfunc.Key) string, key func(string, string) keyfunc.Key) {
 			set(t, rdb, e(key("/x", "globex")), plantedEntry(t, key("/x", "globex"), []byte{2, 0xff, 0xff, 0xff, 0xff, 0x0f}))
 		}},
-		{"another tenant's entry", func(t *testing.T, rdb *redis.Client, e func(keyfunc.Key) string, key func(string, string) keyfunc.Key) {
+		{"another tenant's entry", func(t *testing.T, rdb redis.UniversalClient, e func(keyfunc.Key) string, key func(string, string) keyfunc.Key) {
 			set(t, rdb, e(key("/x", "globex")), getRaw(t, rdb, e(key("/x", "acme"))))
 		}},
-		{"another path's entry", func(t *testing.T, rdb *redis.Client, e func(keyfunc.Key) string, key func(string, string) keyfunc.Key) {
+		{"another path's entry", func(t *testing.T, rdb redis.UniversalClient, e func(keyfunc.Key) string, key func(string, string) keyfunc.Key) {
 			set(t, rdb, e(key("/x", "globex")), getRaw(t, rdb, e(key("/y", "globex"))))
 		}},
 	}
@@ -114,14 +114,14 @@ func TestPlantedEntriesAreMisses(t *testing.T) {
 	}
 }
 
-func set(t *testing.T, rdb *redis.Client, key string, v []byte) {
+func set(t *testing.T, rdb redis.UniversalClient, key string, v []byte) {
 	t.Helper()
 	if err := rdb.Set(context.Background(), key, v, time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func getRaw(t *testing.T, rdb *redis.Client, key string) []byte {
+func getRaw(t *testing.T, rdb redis.UniversalClient, key string) []byte {
 	t.Helper()
 	b, err := rdb.Get(context.Background(), key).Bytes()
 	if err != nil {

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/swrcache/swrcache/internal/redistest"
 	"github.com/swrcache/swrcache/keyfunc"
 )
@@ -305,20 +303,6 @@ func TestQueryKeysAreCollisionFree(t *testing.T) {
 	}
 }
 
-// countKeys counts the Redis keys under prefix.
-func countKeys(t *testing.T, rdb *redis.Client, prefix string) int {
-	t.Helper()
-	n := 0
-	iter := rdb.Scan(context.Background(), 0, prefix+"*", 1000).Iterator()
-	for iter.Next(context.Background()) {
-		n++
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func TestHostileRequestsCostBoundedWork(t *testing.T) {
 	sized := func(calls *atomic.Int32) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -377,7 +361,7 @@ func TestCacheBustingParametersAreBoundedByTheAllowList(t *testing.T) {
 						t.Fatalf("request %d: %d (%s)", i, r.status, r.cacheStatus())
 					}
 				}
-				keys := countKeys(t, rdb, ns)
+				keys := redistest.CountKeys(t, rdb, ns)
 				switch {
 				case allow && (calls.Load() != 1 || keys > 2):
 					t.Fatalf("%d handler calls, %d Redis keys; want 1 call and 1 entry", calls.Load(), keys)

@@ -107,7 +107,7 @@ func TestRedisBlackholedMidLoadBypassesAndRecovers(t *testing.T) {
 	for _, a := range adapters {
 		t.Run(a.name, func(t *testing.T) {
 			proxy := faultproxy.Start(t, redistest.Addr(t))
-			rdb := redistest.Client(t, func(o *redis.Options) { o.Addr = proxy.Addr() })
+			rdb := redistest.NodeClient(t, proxy.Addr())
 			br, err := breaker.New(breaker.Config{OpenTimeout: 500 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)

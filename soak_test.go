@@ -189,7 +189,7 @@ func TestSoak(t *testing.T) {
 	}
 	var instances []instance
 	for _, a := range adapters { // one instance per framework
-		rdb := redistest.Client(t, func(o *redis.Options) { o.Addr = proxy.Addr(); o.PoolSize = 32 })
+		rdb := redistest.NodeClient(t, proxy.Addr(), func(o *redis.Options) { o.PoolSize = 32 })
 		br, err := breaker.New(breaker.Config{
 			SlowCall:    -1, // only errors (timeouts included): -race on 2 cores is slow
 			OpenTimeout: soakOpenTimeout,
@@ -443,17 +443,11 @@ func soakGet(c *http.Client, url string) (status int, cacheStatus, body string, 
 
 // soakLocks returns the fill-lock keys under ns, and how many of them have
 // no expiry.
-func soakLocks(t *testing.T, rdb *redis.Client, ns string) (locks []string, noTTL int) {
+func soakLocks(t *testing.T, rdb redis.UniversalClient, ns string) (locks []string, noTTL int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	iter := rdb.Scan(ctx, 0, soakGlob(ns)+"*:lock", 1000).Iterator()
-	for iter.Next(ctx) {
-		locks = append(locks, iter.Val())
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatalf("SCAN %s*:lock: %v", ns, err)
-	}
+	locks = redistest.Scan(t, rdb, soakGlob(ns)+"*:lock")
 	for _, k := range locks {
 		ttl, err := rdb.PTTL(ctx, k).Result()
 		if err != nil {

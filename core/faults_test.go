@@ -84,7 +84,7 @@ func TestRedisSlowThenBlackholedThenHealthyNeverFailsACaller(t *testing.T) {
 		t.Skip("needs a real Redis behind the proxy")
 	}
 	proxy := faultproxy.Start(t, redistest.Addr(t))
-	rdb := redistest.Client(t, func(o *redis.Options) { o.Addr = proxy.Addr(); o.PoolSize = 32 })
+	rdb := redistest.NodeClient(t, proxy.Addr(), func(o *redis.Options) { o.PoolSize = 32 })
 	const openFor = 3 * time.Second
 	br, err := breaker.New(breaker.Config{OpenTimeout: openFor})
 	if err != nil {
@@ -185,8 +185,7 @@ func TestOpTimeoutHoldsWhateverTheClientsSettings(t *testing.T) {
 		t.Skip("needs a real Redis behind the proxy")
 	}
 	proxy := faultproxy.Start(t, redistest.Addr(t))
-	rdb := redistest.Client(t, func(o *redis.Options) {
-		o.Addr = proxy.Addr()
+	rdb := redistest.NodeClient(t, proxy.Addr(), func(o *redis.Options) {
 		o.ContextTimeoutEnabled = false
 		o.ReadTimeout = 2 * time.Second
 	})

@@ -36,10 +36,10 @@ func TestLockedOperationsWorkWithAndWithoutScripts(t *testing.T) {
 	}
 	servers := []struct {
 		name string
-		rdb  func(t *testing.T) (*redis.Client, string)
+		rdb  func(t *testing.T) (redis.UniversalClient, string)
 	}{
-		{"scripts", func(t *testing.T) (*redis.Client, string) { return redistest.Client(t), redistest.Prefix(t) }},
-		{"no scripts", func(t *testing.T) (*redis.Client, string) { return noScriptRedis(t), "noscript:" }},
+		{"scripts", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Client(t), redistest.Prefix(t) }},
+		{"no scripts", func(t *testing.T) (redis.UniversalClient, string) { return noScriptRedis(t), "noscript:" }},
 	}
 	for _, s := range servers {
 		t.Run(s.name, func(t *testing.T) {

@@ -38,11 +38,10 @@ func start(t *testing.T) *faultproxy.Proxy {
 // the tests that expect timeouts set them with context deadlines.
 func client(t *testing.T, p *faultproxy.Proxy, opts ...func(*redis.Options)) *redis.Client {
 	t.Helper()
-	viaProxy := func(o *redis.Options) {
-		o.Addr = p.Addr()
+	timeouts := func(o *redis.Options) {
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = 5*time.Second, 5*time.Second, 5*time.Second
 	}
-	return redistest.Client(t, append([]func(*redis.Options){viaProxy}, opts...)...)
+	return redistest.NodeClient(t, p.Addr(), append([]func(*redis.Options){timeouts}, opts...)...)
 }
 
 func timeout(t *testing.T, d time.Duration) context.Context {

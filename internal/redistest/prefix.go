@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,26 +39,39 @@ func Prefix(t testing.TB) string {
 	return prefix
 }
 
-// removeUnder deletes every key of srv whose name starts with prefix.
+// removeUnder deletes every key of srv whose name starts with prefix: on
+// each master of a cluster, one key per UNLINK (keys of one SCAN page may
+// hash to several slots).
 func removeUnder(srv server, prefix string) error {
 	o := srv.options()
 	o.PoolSize = 1
 	o.ReadTimeout, o.WriteTimeout = 5*time.Second, 5*time.Second
-	c := redis.NewClient(o)
-	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupBudget)
 	defer cancel()
+	if srv.cluster == nil {
+		c := redis.NewClient(o)
+		defer c.Close()
+		return removeOn(ctx, c, prefix)
+	}
+	c := redis.NewClusterClient(clusterOptions(srv.cluster, o))
+	defer c.Close()
+	return c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+		return removeOn(ctx, node, prefix)
+	})
+}
 
+// removeOn deletes the keys under prefix of one node.
+func removeOn(ctx context.Context, c *redis.Client, prefix string) error {
 	match := escapeGlob(prefix) + "*"
 	var cursor uint64
 	for {
 		keys, next, err := c.Scan(ctx, cursor, match, scanCount).Result()
 		if err != nil {
-			return fmt.Errorf("SCAN: %w", err)
+			return fmt.Errorf("SCAN %s: %w", c.Options().Addr, err)
 		}
-		if len(keys) > 0 {
-			if err := c.Unlink(ctx, keys...).Err(); err != nil {
-				return fmt.Errorf("UNLINK: %w", err)
+		for _, k := range keys {
+			if err := c.Unlink(ctx, k).Err(); err != nil {
+				return fmt.Errorf("UNLINK on %s: %w", c.Options().Addr, err)
 			}
 		}
 		if next == 0 {
@@ -105,4 +119,40 @@ func randomHex(n int) string {
 	buf := make([]byte, n)
 	_, _ = rand.Read(buf) // crypto/rand.Read never fails (Go 1.24+).
 	return hex.EncodeToString(buf)
+}
+
+// CountKeys returns how many keys of c (every master, for a cluster) start
+// with prefix.
+func CountKeys(t testing.TB, c redis.UniversalClient, prefix string) int {
+	t.Helper()
+	return len(Scan(t, c, escapeGlob(prefix)+"*"))
+}
+
+// Scan returns the keys of c (every master, for a cluster) that match the
+// glob pattern.
+func Scan(t testing.TB, c redis.UniversalClient, pattern string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupBudget)
+	defer cancel()
+	var mu sync.Mutex
+	var keys []string
+	scan := func(ctx context.Context, node *redis.Client) error {
+		iter := node.Scan(ctx, 0, pattern, scanCount).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			keys = append(keys, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	}
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, scan)
+	} else {
+		err = scan(ctx, c.(*redis.Client))
+	}
+	if err != nil {
+		t.Fatalf("redistest: SCAN %s: %v", pattern, err)
+	}
+	return keys
 }

@@ -24,6 +24,7 @@ const (
 	// defaultAddr is where a local Redis is looked for when REDIS_URL is unset.
 	defaultAddr = "127.0.0.1:6379"
 	envURL      = "REDIS_URL"
+	envCluster  = "SWRCACHE_REDIS_CLUSTER"
 	envRequire  = "SWRCACHE_REQUIRE_REDIS"
 	probeWait   = 500 * time.Millisecond
 )
@@ -31,6 +32,7 @@ const (
 // server describes the Redis the tests of this process use.
 type server struct {
 	addr     string
+	cluster  []string // the seed nodes, when the tests run against a Redis Cluster
 	embedded bool
 	username string
 	password string
@@ -71,10 +73,23 @@ var std = &resolver{probeAddr: defaultAddr, getenv: os.Getenv, notice: os.Stderr
 // by REDIS_URL when it is set; else 127.0.0.1:6379 if something answers
 // PING there; else an embedded miniredis started once per test process
 // (unless SWRCACHE_REQUIRE_REDIS=1, in which case the test fails). The
-// decision is made on the first call and kept for the whole process.
+// decision is made on the first call and kept for the whole process. When
+// the tests run against a Redis Cluster (SWRCACHE_REDIS_CLUSTER), there is
+// no one address, and Addr skips the test: it is for tests that need a
+// single node (a fault proxy in front of it, say).
 func Addr(t testing.TB) string {
 	t.Helper()
-	return std.server(t).addr
+	s := std.server(t)
+	if s.cluster != nil {
+		t.Skipf("needs a single Redis node; %s runs the tests against a cluster", envCluster)
+	}
+	return s.addr
+}
+
+// IsCluster reports whether the tests run against a Redis Cluster.
+func IsCluster(t testing.TB) bool {
+	t.Helper()
+	return std.server(t).cluster != nil
 }
 
 // Embedded reports whether the tests run against the embedded miniredis
@@ -102,18 +117,63 @@ func Options(addr string) *redis.Options {
 	}
 }
 
-// Client returns a client for Addr(t), built from Options (plus the
-// credentials and database of REDIS_URL) with each opt applied in turn.
-// The client is closed when the test ends; closing it earlier is fine.
-func Client(t testing.TB, opts ...func(*redis.Options)) *redis.Client {
+// Client returns a client for the Redis the tests use, built from Options
+// (plus the credentials and database of REDIS_URL) with each opt applied in
+// turn: a *redis.Client for a single node, a *redis.ClusterClient (with the
+// same settings) for a cluster. The client is closed when the test ends;
+// closing it earlier is fine.
+func Client(t testing.TB, opts ...func(*redis.Options)) redis.UniversalClient {
+	t.Helper()
+	s := std.server(t)
+	o := s.options()
+	for _, opt := range opts {
+		opt(o)
+	}
+	c := newClient(s, o)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// newClient returns a client of s with options o.
+func newClient(s server, o *redis.Options) redis.UniversalClient {
+	if s.cluster != nil {
+		return redis.NewClusterClient(clusterOptions(s.cluster, o))
+	}
+	return redis.NewClient(o)
+}
+
+// NodeClient returns a client for addr, which stands for the test server
+// (a fault proxy in front of it), with the credentials and database of
+// REDIS_URL and each opt applied in turn. The client is closed when the
+// test ends.
+func NodeClient(t testing.TB, addr string, opts ...func(*redis.Options)) *redis.Client {
 	t.Helper()
 	o := std.server(t).options()
+	o.Addr = addr
 	for _, opt := range opts {
 		opt(o)
 	}
 	c := redis.NewClient(o)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// clusterOptions carries the settings of o over to a cluster client of
+// addrs.
+func clusterOptions(addrs []string, o *redis.Options) *redis.ClusterOptions {
+	return &redis.ClusterOptions{
+		Addrs:                 addrs,
+		Username:              o.Username,
+		Password:              o.Password,
+		TLSConfig:             o.TLSConfig,
+		ContextTimeoutEnabled: o.ContextTimeoutEnabled,
+		MaxRetries:            o.MaxRetries,
+		DialTimeout:           o.DialTimeout,
+		ReadTimeout:           o.ReadTimeout,
+		WriteTimeout:          o.WriteTimeout,
+		PoolSize:              o.PoolSize,
+		PoolTimeout:           o.PoolTimeout,
+	}
 }
 
 // LeakOptions returns the goleak options that a package whose tests use
@@ -140,6 +200,15 @@ func (r *resolver) server(t testing.TB) server {
 
 // resolve looks for a server as Addr documents.
 func (r *resolver) resolve() server {
+	if raw := strings.TrimSpace(r.getenv(envCluster)); raw != "" {
+		addrs := strings.Split(raw, ",")
+		for _, a := range addrs {
+			if err := ping(server{addr: a}); err != nil {
+				return server{err: fmt.Errorf("redistest: cluster node %s of %s does not answer PING: %w", a, envCluster, err)}
+			}
+		}
+		return server{addr: addrs[0], cluster: addrs}
+	}
 	if raw := strings.TrimSpace(r.getenv(envURL)); raw != "" {
 		s, err := parseURL(raw)
 		if err != nil {

@@ -3,6 +3,7 @@ package redistest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -38,7 +39,10 @@ func TestClientSetGet(t *testing.T) {
 }
 
 func TestClientAppliesOptions(t *testing.T) {
-	c := Client(t, func(o *redis.Options) { o.ClientName = "redistest-opt" })
+	if IsCluster(t) {
+		t.Skip("checks the options of a single-node client")
+	}
+	c := Client(t, func(o *redis.Options) { o.ClientName = "redistest-opt" }).(*redis.Client)
 	if o := c.Options(); o.ClientName != "redistest-opt" || !o.ContextTimeoutEnabled || o.MaxRetries != 0 {
 		t.Fatalf("options not applied: name %q, ctxTimeout %v, retries %d",
 			o.ClientName, o.ContextTimeoutEnabled, o.MaxRetries)
@@ -54,10 +58,10 @@ func TestPrefixCleanup(t *testing.T) {
 	var inner string
 	var siblings []string
 	t.Cleanup(func() {
-		if len(siblings) > 0 {
-			c := redis.NewClient(std.server(t).options())
-			defer c.Close()
-			if err := c.Del(context.Background(), siblings...).Err(); err != nil {
+		c := newClient(std.server(t), std.server(t).options()) // the test's is closed by now
+		defer c.Close()
+		for _, k := range siblings { // one key per command: a cluster
+			if err := c.Del(context.Background(), k).Err(); err != nil {
 				t.Errorf("deleting siblings: %v", err)
 			}
 		}
@@ -101,21 +105,9 @@ func randomPart(prefix string) string {
 	return parts[len(parts)-1]
 }
 
-func countUnder(t *testing.T, c *redis.Client, prefix string) int {
+func countUnder(t *testing.T, c redis.UniversalClient, prefix string) int {
 	t.Helper()
-	var cursor uint64
-	total := 0
-	for {
-		keys, next, err := c.Scan(ctx(t), cursor, escapeGlob(prefix)+"*", 500).Result()
-		if err != nil {
-			t.Fatalf("SCAN: %v", err)
-		}
-		total += len(keys)
-		if next == 0 {
-			return total
-		}
-		cursor = next
-	}
+	return CountKeys(t, c, prefix)
 }
 
 func TestEscapeGlobAgainstRedis(t *testing.T) {
@@ -129,19 +121,8 @@ func TestEscapeGlobAgainstRedis(t *testing.T) {
 		}
 	}
 	got := map[string]bool{}
-	var cursor uint64
-	for {
-		page, next, err := c.Scan(ctx(t), cursor, escapeGlob(literal), 1000).Result()
-		if err != nil {
-			t.Fatalf("SCAN: %v", err)
-		}
-		for _, k := range page {
-			got[k] = true
-		}
-		if next == 0 {
-			break
-		}
-		cursor = next
+	for _, k := range Scan(t, c, escapeGlob(literal)) {
+		got[k] = true
 	}
 	if len(got) != 1 || !got[literal] {
 		t.Fatalf("escaped MATCH found %v; want only %q", got, literal)
@@ -255,5 +236,29 @@ func TestRedisURL(t *testing.T) {
 	}
 	if _, err := parseURL("no-port"); err == nil {
 		t.Fatal("parseURL accepted a bare host without a port")
+	}
+}
+
+func TestStartClusterServesEverySlot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	c := StartCluster(t, 3, 0)
+	cc := c.Client()
+	p := "swrtest:cluster:" + randomHex(4) + ":"
+	for i := range 50 {
+		if err := cc.Set(ctx(t), fmt.Sprint(p, i), "v", time.Minute).Err(); err != nil {
+			t.Fatalf("SET on the cluster: %v", err)
+		}
+	}
+	if n := CountKeys(t, cc, p); n != 50 {
+		t.Fatalf("counted %d keys across the masters, want 50", n)
+	}
+	masters := map[string]bool{}
+	for i := range 50 {
+		masters[c.MasterOf(ctx(t), cc, fmt.Sprint(p, i))] = true
+	}
+	if len(masters) != 3 {
+		t.Fatalf("50 keys on %d masters, want all 3", len(masters))
 	}
 }

@@ -24,6 +24,7 @@ type Server struct {
 	t    testing.TB
 	bin  string
 	port int
+	dir  string   // its working directory, kept across restarts (a cluster node's nodes.conf)
 	args []string // extra arguments; protected by mu
 
 	mu   sync.Mutex
@@ -49,7 +50,7 @@ func NewServer(t testing.TB, args ...string) *Server {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	_ = ln.Close()
-	r := &Server{t: t, bin: bin, port: port, args: args}
+	r := &Server{t: t, bin: bin, port: port, dir: t.TempDir(), args: args}
 	t.Cleanup(r.Kill)
 	return r
 }
@@ -74,7 +75,7 @@ func (r *Server) Start() {
 		r.t.Fatal("private redis already running")
 	}
 	args := append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.t.TempDir()}, r.args...)
+		"--save", "", "--appendonly", "no", "--dir", r.dir}, r.args...)
 	cmd := exec.Command(r.bin, args...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &lockedWriter{w: &out}, nil
@@ -119,6 +120,13 @@ func (r *Server) Kill() {
 	r.cmd, r.stop = nil, nil
 }
 
+// Running reports whether the server runs.
+func (r *Server) Running() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cmd != nil
+}
+
 // SetArgs replaces the extra arguments the next Start passes to
 // redis-server.
 func (r *Server) SetArgs(args ...string) {
@@ -128,7 +136,7 @@ func (r *Server) SetArgs(args ...string) {
 }
 
 // Restart kills the server, if running, and starts it again, empty, on the
-// same port.
+// same port (a cluster node keeps its identity: its nodes.conf stays).
 func (r *Server) Restart() {
 	r.t.Helper()
 	r.Kill()
