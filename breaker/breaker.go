@@ -79,7 +79,19 @@ type Breaker struct {
 	queue      []transition // transitions not yet reported, oldest first
 	queued     atomic.Bool  // len(queue) > 0, readable without qMu
 	delivering atomic.Bool  // a goroutine is running the callbacks
+
+	cfg     Config                        // for the breakers of nodes
+	nodesMu sync.Mutex                    // serialises the creation of nodes' breakers
+	nodes   atomic.Pointer[nodeMap]       // copy on write
+	nodeFns []func(node, from, to string) // protected by nodesMu
 }
+
+// nodeMap is the breakers of the Redis nodes seen so far, by address.
+type nodeMap map[string]*Breaker
+
+// maxNodes bounds the nodes that get a breaker of their own; past it (after
+// many failovers to new addresses), a node shares the first one's.
+const maxNodes = 1024
 
 // New returns a closed Breaker configured by c, or the error from
 // c.Validate.
@@ -89,6 +101,7 @@ func New(c Config) (*Breaker, error) {
 	}
 	c = c.withDefaults()
 	b := &Breaker{
+		cfg:     c,
 		slow:    c.SlowCall,
 		epoch:   time.Now(),
 		errOpen: fmt.Errorf("%w (%s): %w", ErrOpen, c.Name, gobreaker.ErrOpenState),
@@ -229,4 +242,75 @@ func (b *Breaker) deliverQueued() {
 			fn(from, to)
 		}
 	}
+}
+
+// AllowNode is Allow for an operation on one Redis node, addressed by its
+// host:port: each node has a state of its own, so that one dead master of a
+// Redis Cluster cuts off only the keys it serves. "" is the Breaker itself,
+// as for Allow. core calls it for cluster clients.
+func (b *Breaker) AllowNode(node string) (done func(err error), err error) {
+	return b.node(node).Allow()
+}
+
+// NodeState returns the state of node's breaker; see AllowNode.
+func (b *Breaker) NodeState(node string) State { return b.node(node).State() }
+
+// OnNodeStateChange registers fn to be called with the node's address on
+// every change of state of a node's breaker (see AllowNode), as
+// OnStateChange does for the Breaker itself, whose changes it reports with
+// the node "".
+func (b *Breaker) OnNodeStateChange(fn func(node, from, to string)) {
+	if fn == nil {
+		return
+	}
+	b.OnStateChange(func(from, to string) { fn("", from, to) })
+	b.nodesMu.Lock()
+	defer b.nodesMu.Unlock()
+	b.nodeFns = append(b.nodeFns, fn)
+	if m := b.nodes.Load(); m != nil {
+		for addr, nb := range *m {
+			nb.OnStateChange(func(from, to string) { fn(addr, from, to) })
+		}
+	}
+}
+
+// node returns node's breaker, creating it on first use.
+func (b *Breaker) node(addr string) *Breaker {
+	if addr == "" {
+		return b
+	}
+	if m := b.nodes.Load(); m != nil {
+		if nb, ok := (*m)[addr]; ok {
+			return nb
+		}
+	}
+	b.nodesMu.Lock()
+	defer b.nodesMu.Unlock()
+	old := b.nodes.Load()
+	if old != nil {
+		if nb, ok := (*old)[addr]; ok {
+			return nb
+		}
+		if len(*old) >= maxNodes {
+			return b
+		}
+	}
+	cfg := b.cfg
+	cfg.Name = cfg.Name + "@" + addr
+	nb, err := New(cfg)
+	if err != nil { // cfg passed Validate already
+		return b
+	}
+	for _, fn := range b.nodeFns {
+		nb.OnStateChange(func(from, to string) { fn(addr, from, to) })
+	}
+	m := make(nodeMap, 1)
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[addr] = nb
+	b.nodes.Store(&m)
+	return nb
 }

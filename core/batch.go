@@ -39,7 +39,7 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 	out := make(map[string]T, len(keys))
 	var missing, stale []string
 	olds := make(map[string]*entry)
-	for _, chunk := range chunks(dedupe(keys), batchSize) {
+	for _, chunk := range e.byNode(ctx, dedupe(keys), e.entryKey) {
 		raws, err := e.readChunk(ctx, chunk)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -55,7 +55,7 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 				ent, v, _ = parse(ctx, e, Key{Name: key}, raws[i], decode)
 			}
 			switch {
-			case ent == nil || e.pending.blocks(key, ent.Tags) || e.health.suspect(ent, now):
+			case ent == nil || e.pending.blocks(key, ent.Tags) || e.suspect(ctx, e.entryKey(key), ent, now):
 				missing = append(missing, key)
 			case now < ent.FreshUntil:
 				out[key] = v
@@ -143,7 +143,7 @@ func staleManyIfError[T any](ctx context.Context, e *Engine, missing []string, o
 
 // readChunk GETs keys in one pipeline; a nil slot is a missing key.
 func (e *Engine) readChunk(ctx context.Context, keys []string) ([][]byte, error) {
-	return call(ctx, e, "", func(ctx context.Context) ([][]byte, error) {
+	return call(ctx, e, "", e.entryKey(keys[0]), func(ctx context.Context) ([][]byte, error) {
 		pipe := e.rdb.Pipeline()
 		cmds := make([]*redis.StringCmd, len(keys))
 		for i, key := range keys {
@@ -171,8 +171,8 @@ func (e *Engine) storeMany(ctx context.Context, p Policy, items map[string][]byt
 	for k := range items {
 		keys = append(keys, k)
 	}
-	for _, chunk := range chunks(keys, batchSize) {
-		_, _ = call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
+	for _, chunk := range e.byNode(ctx, keys, e.entryKey) {
+		_, _ = call(ctx, e, "", e.entryKey(chunk[0]), func(ctx context.Context) (struct{}, error) {
 			now := e.now()
 			pipe := e.rdb.Pipeline()
 			for _, key := range chunk {

@@ -23,6 +23,16 @@ package core
 //	OnStateChange(func(from, to string))
 //
 // New registers with it once and reports every change as an EventBreaker event.
+//
+// With a Redis Cluster client, a Breaker that also has
+//
+//	AllowNode(node string) (done func(err error), err error)
+//	OnNodeStateChange(func(node, from, to string))
+//
+// (breaker.Breaker has) keeps a state per master: the engine asks it about
+// the master that serves each operation's keys, so that a dead master cuts
+// off only its own keys, and reports the node of each change in the
+// event's Detail.
 type Breaker interface {
 	Allow() (done func(err error), err error)
 }
@@ -30,4 +40,9 @@ type Breaker interface {
 // stateWatcher is the optional interface described on Breaker.
 type stateWatcher interface {
 	OnStateChange(fn func(from, to string))
+}
+
+// nodeStateWatcher is stateWatcher for a breaker with a state per node.
+type nodeStateWatcher interface {
+	OnNodeStateChange(fn func(node, from, to string))
 }

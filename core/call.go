@@ -14,18 +14,25 @@ import (
 var errBypass = errors.New("core: redis bypassed")
 
 // call runs one logical Redis operation through the breaker, bounded by
-// OpTimeout, and returns op's result by value. op translates redis.Nil
-// itself, and it must write nothing that its caller reads: when the client
-// ignores deadlines, op may still be running after call has given up on
-// it, and only what it returns crosses back. A failure is reported and
-// returned; the caller then carries on without Redis.
-func call[T any](ctx context.Context, e *Engine, key string, op func(ctx context.Context) (T, error)) (T, error) {
+// OpTimeout, and returns op's result by value. at is a Redis key op works
+// on: in a Cluster, the breaker of the master serving it decides, so that
+// a dead master cuts off its own keys alone ("" for an operation on no key,
+// or on keys of several nodes). name is the item's name, for events. op
+// translates redis.Nil itself, and it must write nothing that its caller
+// reads: when the client ignores deadlines, op may still be running after
+// call has given up on it, and only what it returns crosses back. A
+// failure is reported and returned; the caller then carries on without
+// Redis.
+func call[T any](ctx context.Context, e *Engine, name, at string, op func(ctx context.Context) (T, error)) (T, error) {
 	var zero T
+	node := e.nodeOf(ctx, at)
+	h := e.health.of(node)
 	done := func(error) {}
 	if e.cfg.Breaker != nil && !unguarded(ctx) {
-		d, err := e.cfg.Breaker.Allow()
+		d, err := e.allow(node)
 		if err != nil {
-			e.health.failed()
+			h.failed()
+			e.reloadSoon(ctx) // the master may have failed over meanwhile
 			return zero, fmt.Errorf("%w: breaker-open: %w", errBypass, err)
 		}
 		done = d
@@ -37,7 +44,7 @@ func call[T any](ctx context.Context, e *Engine, key string, op func(ctx context
 	switch {
 	case err == nil:
 		done(nil)
-		e.health.answered(e)
+		h.answered(e, node)
 		return v, nil
 	case ctx.Err() != nil: // the caller went away: not Redis's fault
 		done(fmt.Errorf("core: caller gone: %w", context.Canceled))
@@ -48,13 +55,84 @@ func call[T any](ctx context.Context, e *Engine, key string, op func(ctx context
 		// that does not serve, and tripping it here would cut off the
 		// reads a full Redis still serves.
 		done(nil)
-		e.health.answered(e)
+		h.answered(e, node)
 	default:
 		done(err)
-		e.health.failed()
+		h.failed()
+		e.reloadSoon(ctx)
 	}
-	e.emit(ctx, Event{Kind: EventRedisError, Key: key, Duration: time.Since(start), Err: err})
+	e.emit(ctx, Event{Kind: EventRedisError, Key: name, Duration: time.Since(start), Err: err})
 	return zero, fmt.Errorf("core: redis: %w", err)
+}
+
+// nodeBreaker is the optional interface of a Breaker that keeps a state
+// per Redis node (breaker.Breaker does); see Breaker.
+type nodeBreaker interface {
+	AllowNode(node string) (done func(err error), err error)
+}
+
+// allow asks the breaker whether an operation on node may go.
+func (e *Engine) allow(node string) (func(error), error) {
+	if e.nodes != nil {
+		return e.nodes.AllowNode(node)
+	}
+	return e.cfg.Breaker.Allow()
+}
+
+// nodeOf returns the address of the Cluster master serving Redis key at,
+// or "" for a client that is not a cluster's, or no key.
+func (e *Engine) nodeOf(ctx context.Context, at string) string {
+	if e.cluster == nil || at == "" {
+		return ""
+	}
+	node, err := e.cluster.MasterForKey(ctx, at)
+	if err != nil {
+		return ""
+	}
+	return node.Options().Addr
+}
+
+// reloadEvery is how often, at most, a failure makes a Cluster client
+// reload the cluster's layout: after a failover, the keys of the failed
+// master go to its promoted replica once the layout is reloaded, rather
+// than when go-redis reloads it by itself (every ten seconds at most).
+const reloadEvery = 500 * time.Millisecond
+
+// reloadSoon has a Cluster client reload the cluster's layout, in the
+// background, unless it did less than reloadEvery ago.
+func (e *Engine) reloadSoon(ctx context.Context) {
+	if e.cluster == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := e.reloaded.Load()
+	if now-last < reloadEvery.Nanoseconds() || !e.reloaded.CompareAndSwap(last, now) {
+		return
+	}
+	e.cluster.ReloadState(ctx)
+}
+
+// byNode splits names into groups of at most batchSize, each served by one
+// Cluster master (one group of all for another client), with the Redis key
+// of each name.
+func (e *Engine) byNode(ctx context.Context, names []string, redisKey func(string) string) [][]string {
+	if e.cluster == nil {
+		return chunks(names, batchSize)
+	}
+	groups := map[string][]string{}
+	var order []string
+	for _, n := range names {
+		node := e.nodeOf(ctx, redisKey(n))
+		if _, ok := groups[node]; !ok {
+			order = append(order, node)
+		}
+		groups[node] = append(groups[node], n)
+	}
+	var out [][]string
+	for _, node := range order {
+		out = append(out, chunks(groups[node], batchSize)...)
+	}
+	return out
 }
 
 // unguardedKey marks the context of the replay of queued invalidations:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,9 +21,12 @@ var ErrClosed = errors.New("core: engine closed")
 // Breaker. It is safe for concurrent use. Build it once with New; the zero
 // value is not usable. Close waits for the work in flight.
 type Engine struct {
-	cfg  Config // written once by New
-	rdb  rediser
-	wait bool // the client ignores context deadlines; see run
+	cfg      Config // written once by New
+	rdb      rediser
+	cluster  *redis.ClusterClient // the client, when it is a Cluster's
+	nodes    nodeBreaker          // the breaker, when it keeps a state per node and the client is a Cluster's
+	reloaded atomic.Int64         // when the cluster's layout was last reloaded (Unix ns)
+	wait     bool                 // the client ignores context deadlines; see run
 
 	now  func() time.Time // injectable for tests
 	rand func() float64   // in [0, 1)
@@ -33,7 +37,7 @@ type Engine struct {
 	scripts scripts            // whether Redis takes scripts
 	orphans orphans            // locks this process failed to release
 	pending pending            // invalidations that could not reach Redis yet
-	health  health             // whether Redis failed lately
+	health  healths            // whether Redis failed lately, by node
 }
 
 // New builds an Engine from cfg. It starts no goroutine.
@@ -51,7 +55,16 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.bg.init(cfg.RefreshWorkers)
 	e.pending.init()
-	if w, ok := cfg.Breaker.(stateWatcher); ok {
+	if cc, ok := cfg.Client.(*redis.ClusterClient); ok {
+		e.cluster = cc
+		e.nodes, _ = cfg.Breaker.(nodeBreaker)
+	}
+	switch w := cfg.Breaker.(type) {
+	case nodeStateWatcher:
+		w.OnNodeStateChange(func(node, from, to string) {
+			e.emit(context.Background(), Event{Kind: EventBreaker, From: from, To: to, Detail: node})
+		})
+	case stateWatcher:
 		w.OnStateChange(func(from, to string) {
 			e.emit(context.Background(), Event{Kind: EventBreaker, From: from, To: to})
 		})

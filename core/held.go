@@ -129,7 +129,7 @@ func (e *Engine) whileHeld(ctx context.Context, lk, token string, cmds func(redi
 // the next fill of k in this process to retry.
 func (e *Engine) unlock(ctx context.Context, k Key, token string) {
 	lk := lockKey(e.entryKey(k.Name))
-	_, err := call(context.WithoutCancel(ctx), e, k.Name, func(ctx context.Context) (struct{}, error) {
+	_, err := call(context.WithoutCancel(ctx), e, k.Name, lk, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, e.deleteHeld(ctx, lk, token)
 	})
 	if err != nil {
@@ -142,9 +142,9 @@ func (e *Engine) unlock(ctx context.Context, k Key, token string) {
 // EVALSHA, so this sends each script whole.
 func (e *Engine) unlockMany(ctx context.Context, keys []string, token string) {
 	ctx = context.WithoutCancel(ctx)
-	for _, chunk := range chunks(keys, batchSize) {
+	for _, chunk := range e.byNode(ctx, keys, e.entryKey) {
 		if e.scripts.usable() {
-			_, err := call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
+			_, err := call(ctx, e, "", e.entryKey(chunk[0]), func(ctx context.Context) (struct{}, error) {
 				pipe := e.rdb.Pipeline()
 				cmds := make([]*redis.Cmd, len(chunk))
 				for i, key := range chunk {

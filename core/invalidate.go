@@ -117,16 +117,18 @@ func (e *Engine) markTags(ctx context.Context, tags []string) error {
 		return nil
 	}
 	life := e.cfg.LoadTimeout + e.cfg.LockTTL + time.Second
-	_, err := call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
-		pipe := e.rdb.Pipeline()
-		for _, t := range tags {
-			pipe.Set(ctx, e.markKey(t), life.Milliseconds(), life)
+	for _, group := range e.byNode(ctx, tags, e.markKey) {
+		_, err := call(ctx, e, "", e.markKey(group[0]), func(ctx context.Context) (struct{}, error) {
+			pipe := e.rdb.Pipeline()
+			for _, t := range group {
+				pipe.Set(ctx, e.markKey(t), life.Milliseconds(), life)
+			}
+			_, err := pipe.Exec(ctx)
+			return struct{}{}, err
+		})
+		if err != nil {
+			return fmt.Errorf("core: invalidate tags: %w", err)
 		}
-		_, err := pipe.Exec(ctx)
-		return struct{}{}, err
-	})
-	if err != nil {
-		return fmt.Errorf("core: invalidate tags: %w", err)
 	}
 	return nil
 }
@@ -139,7 +141,7 @@ func (e *Engine) invalidateTag(ctx context.Context, tag string) error {
 	}
 	var cursor uint64
 	for {
-		p, err := call(ctx, e, "", func(ctx context.Context) (page, error) {
+		p, err := call(ctx, e, "", tk, func(ctx context.Context) (page, error) {
 			members, next, err := e.rdb.SScan(ctx, tk, cursor, "", tagScanCount).Result()
 			return page{members, next}, err
 		})
@@ -153,17 +155,18 @@ func (e *Engine) invalidateTag(ctx context.Context, tag string) error {
 			break
 		}
 	}
-	_, err := call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
+	_, err := call(ctx, e, "", tk, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, e.rdb.Unlink(ctx, tk).Err()
 	})
 	return err
 }
 
-// unlinkEntries removes entry keys and their locks, one key per command so
-// that no command spans Cluster slots.
+// unlinkEntries removes entry keys and their locks, one entry per command
+// (an entry and its lock share a slot) so that no command spans Cluster
+// slots, in a pipeline per master.
 func (e *Engine) unlinkEntries(ctx context.Context, entryKeys []string) error {
-	for _, chunk := range chunks(entryKeys, batchSize) {
-		_, err := call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
+	for _, chunk := range e.byNode(ctx, entryKeys, func(ek string) string { return ek }) {
+		_, err := call(ctx, e, "", chunk[0], func(ctx context.Context) (struct{}, error) {
 			pipe := e.rdb.Pipeline()
 			for _, ek := range chunk {
 				pipe.Unlink(ctx, ek, lockKey(ek)) // same hash tag: same slot
@@ -184,7 +187,7 @@ func (e *Engine) publish(ctx context.Context, inv Invalidation) error {
 	if err != nil {
 		return fmt.Errorf("core: invalidate: %w", err)
 	}
-	_, err = call(ctx, e, "", func(ctx context.Context) (struct{}, error) {
+	_, err = call(ctx, e, "", "", func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, e.rdb.Publish(ctx, e.channel(), msg).Err()
 	})
 	if err != nil {

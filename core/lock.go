@@ -35,7 +35,7 @@ type locked struct {
 func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]byte) error) (lockState, error) {
 	ek := e.entryKey(k.Name)
 	start := time.Now()
-	got, err := call(ctx, e, k.Name, func(ctx context.Context) (locked, error) {
+	got, err := call(ctx, e, k.Name, ek, func(ctx context.Context) (locked, error) {
 		pipe := e.rdb.Pipeline()
 		set := pipe.SetArgs(ctx, lockKey(ek), token, redis.SetArgs{Mode: "NX", TTL: e.cfg.LockTTL})
 		get := pipe.Get(ctx, ek)
@@ -61,7 +61,7 @@ func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]
 	if got.raw != nil {
 		// Quiet: a corrupt entry here was reported by the read that led here.
 		st.ent = e.parseEntry(ctx, k, got.raw, check, true)
-		if now := e.now().UnixMilli(); st.ent != nil && (now >= st.ent.FreshUntil || e.health.suspect(st.ent, now)) {
+		if now := e.now().UnixMilli(); st.ent != nil && (now >= st.ent.FreshUntil || e.suspect(ctx, ek, st.ent, now)) {
 			st.ent = nil // not fresh, or not to be served yet (see lookup)
 		}
 	}
@@ -97,8 +97,9 @@ func (e *Engine) acquire(ctx context.Context, k Key, token string, check func([]
 
 // lockOnly tries once to take k's lock, and nothing else.
 func (e *Engine) lockOnly(ctx context.Context, k Key, token string) (bool, error) {
-	return call(ctx, e, k.Name, func(ctx context.Context) (bool, error) {
-		err := e.rdb.SetArgs(ctx, lockKey(e.entryKey(k.Name)), token, redis.SetArgs{Mode: "NX", TTL: e.cfg.LockTTL}).Err()
+	lk := lockKey(e.entryKey(k.Name))
+	return call(ctx, e, k.Name, lk, func(ctx context.Context) (bool, error) {
+		err := e.rdb.SetArgs(ctx, lk, token, redis.SetArgs{Mode: "NX", TTL: e.cfg.LockTTL}).Err()
 		if errors.Is(err, redis.Nil) {
 			return false, nil
 		}
@@ -130,7 +131,7 @@ func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took tim
 	raw := ent.encode()
 	ttl := ent.redisTTL(now)
 	ek := e.entryKey(k.Name)
-	stored, err := call(ctx, e, k.Name, func(ctx context.Context) (bool, error) {
+	stored, err := call(ctx, e, k.Name, ek, func(ctx context.Context) (bool, error) {
 		if stale, err := e.tagEntry(ctx, ek, ent.Tags, ttl, start); err != nil || stale {
 			if stale {
 				e.emit(ctx, Event{Kind: EventInvalidate, Key: k.Name, Detail: "fill not stored: a tag was invalidated while it loaded"})

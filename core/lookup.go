@@ -105,7 +105,7 @@ func lookup[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, de
 		}
 	}
 	now := e.now()
-	if ent != nil && e.health.suspect(ent, now.UnixMilli()) {
+	if ent != nil && e.suspect(ctx, e.entryKey(k.Name), ent, now.UnixMilli()) {
 		// Stored before Redis came back: another instance may still be
 		// replaying a write's invalidation that could not reach Redis.
 		e.emit(ctx, Event{Kind: EventMiss, Key: k.Name, Detail: "recovering"})
@@ -188,7 +188,7 @@ func read[T any](ctx context.Context, e *Engine, k Key, decode func([]byte) (T, 
 func (e *Engine) get(ctx context.Context, k Key) ([]byte, error) {
 	ek := e.entryKey(k.Name)
 	v, err, _ := e.reads.Do(ek, func() (any, error) {
-		return call(context.WithoutCancel(ctx), e, k.Name, func(ctx context.Context) ([]byte, error) {
+		return call(context.WithoutCancel(ctx), e, k.Name, ek, func(ctx context.Context) ([]byte, error) {
 			b, err := e.rdb.Get(ctx, ek).Bytes()
 			if errors.Is(err, redis.Nil) {
 				return nil, nil

@@ -29,7 +29,49 @@ const replayEvery = 100 * time.Millisecond
 // after a write that could not reach Redis.
 const recoveryGrace = 500 * time.Millisecond
 
-// health is what an engine saw of Redis lately.
+// healths is what an engine saw of each Redis node lately: of the one it
+// uses, or of each master of a Cluster, so that one master's outage
+// suspects that master's entries alone.
+type healths struct {
+	single health
+	mu     sync.Mutex
+	nodes  map[string]*health // protected by mu
+}
+
+// of returns the health of node ("" for a client that is not a cluster's).
+func (hs *healths) of(node string) *health {
+	if node == "" {
+		return &hs.single
+	}
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	h, ok := hs.nodes[node]
+	if !ok {
+		if hs.nodes == nil {
+			hs.nodes = make(map[string]*health)
+		}
+		if len(hs.nodes) >= maxNodes {
+			return &hs.single
+		}
+		h = new(health)
+		hs.nodes[node] = h
+	}
+	return h
+}
+
+// maxNodes bounds the nodes whose health is kept apart.
+const maxNodes = 1024
+
+// suspect reports whether ent, stored under Redis key at and found at
+// now, must not be served (see health.suspect).
+func (e *Engine) suspect(ctx context.Context, at string, ent *entry, now int64) bool {
+	if e.cluster == nil {
+		return e.health.single.suspect(ent, now)
+	}
+	return e.health.of(e.nodeOf(ctx, at)).suspect(ent, now)
+}
+
+// health is what an engine saw of a Redis node lately.
 type health struct {
 	failing     atomic.Bool  // the last call failed
 	graceBefore atomic.Int64 // entries stored before this (Unix ms) are not served...
@@ -38,16 +80,16 @@ type health struct {
 
 func (h *health) failed() { h.failing.Store(true) }
 
-// answered notes a call Redis answered; the first after a failure starts
+// answered notes a call node answered; the first after a failure starts
 // the grace.
-func (h *health) answered(e *Engine) {
+func (h *health) answered(e *Engine, node string) {
 	if !h.failing.Load() || !h.failing.CompareAndSwap(true, false) {
 		return
 	}
 	now := e.now().UnixMilli()
 	h.graceBefore.Store(now)
 	h.graceUntil.Store(now + recoveryGrace.Milliseconds())
-	e.emit(context.Background(), Event{Kind: EventBreaker, From: "failing", To: "answering", Detail: "recovered"})
+	e.emit(context.Background(), Event{Kind: EventBreaker, From: "failing", To: "answering", Detail: "recovered " + node})
 }
 
 // suspect reports whether ent, found at now, must not be served: it was

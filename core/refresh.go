@@ -124,8 +124,8 @@ func (e *Engine) runRefreshMany(parent context.Context, keys []string, p Policy,
 // A pipeline Redis did not answer is a failure, for the breaker too.
 func (e *Engine) lockMany(ctx context.Context, keys []string, token string) []string {
 	var won []string
-	for _, chunk := range chunks(keys, batchSize) {
-		got, _ := call(ctx, e, "", func(ctx context.Context) ([]string, error) {
+	for _, chunk := range e.byNode(ctx, keys, e.entryKey) {
+		got, _ := call(ctx, e, "", e.entryKey(chunk[0]), func(ctx context.Context) ([]string, error) {
 			pipe := e.rdb.Pipeline()
 			cmds := make([]*redis.StatusCmd, len(chunk))
 			for i, key := range chunk {

@@ -36,9 +36,12 @@ func StartCluster(t testing.TB, masters, replicas int, args ...string) *Cluster 
 	if err != nil {
 		t.Skipf("no redis-cli on PATH: %v", err)
 	}
+	// A replica fails over however long ago it last heard from its master
+	// (cluster-replica-validity-factor 0): a test's idle master may not
+	// have pinged it for a while.
 	nodeArgs := append([]string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 		"--cluster-node-timeout", fmt.Sprint(ClusterNodeTimeout.Milliseconds()),
-		"--cluster-require-full-coverage", "no"}, args...)
+		"--cluster-require-full-coverage", "no", "--cluster-replica-validity-factor", "0"}, args...)
 	c := &Cluster{t: t}
 	var addrs []string
 	for i := range masters * (1 + replicas) {
@@ -81,7 +84,7 @@ func (c *Cluster) Client(opts ...func(*redis.ClusterOptions)) *redis.ClusterClie
 }
 
 // WaitHealthy waits until every running node says cluster_state:ok and
-// knows every other running node, failing the test after 30 s.
+// that every slot is served by a live master, failing the test after 30 s.
 func (c *Cluster) WaitHealthy() {
 	c.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -92,8 +95,8 @@ func (c *Cluster) WaitHealthy() {
 				continue
 			}
 			info, err := s.Do("CLUSTER", "INFO").Text()
-			if err != nil || !strings.Contains(info, "cluster_state:ok") {
-				bad = fmt.Sprintf("%s: %v %q", s.Addr(), err, firstLine(info, "cluster_state"))
+			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_slots_ok:16384") {
+				bad = fmt.Sprintf("%s: %v %q %q", s.Addr(), err, firstLine(info, "cluster_state"), firstLine(info, "cluster_slots_ok"))
 				break
 			}
 		}
