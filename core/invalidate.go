@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Invalidation is the notice published when items are invalidated, so that
@@ -14,6 +12,10 @@ import (
 type Invalidation struct {
 	Keys []string `json:"keys,omitempty"`
 	Tags []string `json:"tags,omitempty"`
+	// Missed, in a notice Subscribe makes up, says that notices may have
+	// been missed: the subscription broke, or stopped hearing from the
+	// master (a failover). Whatever an in-process layer holds must go.
+	Missed bool `json:"-"`
 }
 
 // tagScanCount is how many members of a tag set one SSCAN asks for.
@@ -194,30 +196,4 @@ func (e *Engine) publish(ctx context.Context, inv Invalidation) error {
 		return fmt.Errorf("core: publish invalidation: %w", err)
 	}
 	return nil
-}
-
-// Subscribe calls fn with every Invalidation published by any engine sharing
-// this one's Redis and namespace, until ctx ends; then it returns nil. It
-// holds one Redis connection and reconnects by itself after a failure. The
-// caller owns the goroutine it runs on. Notices published while it is not
-// connected are lost (Redis pub/sub keeps nothing), so keep any in-process
-// layer's lifetime short.
-func (e *Engine) Subscribe(ctx context.Context, fn func(Invalidation)) error {
-	ps := e.rdb.Subscribe(ctx, e.channel())
-	defer ps.Close()
-	msgs := ps.Channel() // reconnects and health-checks by itself; closed by ps.Close
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case msg, ok := <-msgs:
-			if !ok {
-				return fmt.Errorf("core: subscribe: %w", redis.ErrClosed)
-			}
-			var inv Invalidation
-			if json.Unmarshal([]byte(msg.Payload), &inv) == nil {
-				fn(inv)
-			}
-		}
-	}
 }

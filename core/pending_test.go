@@ -142,3 +142,56 @@ func TestAnInvalidationThatCannotReachRedisIsReplayedAndBlocksUntilThen(t *testi
 		})
 	}
 }
+
+// A subscriber that loses touch with Redis says so (Missed), within about
+// a second, and hears the notices again once Redis answers.
+func TestASubscriberThatLosesTouchSaysNoticesMayHaveBeenMissed(t *testing.T) {
+	if redistest.Embedded() {
+		t.Skip("needs a real Redis behind the fault proxy")
+	}
+	proxy := faultproxy.Start(t, redistest.Addr(t))
+	ns := redistest.Prefix(t)
+	sub := newEngine(t, redistest.NodeClient(t, proxy.Addr()), ns, nil)
+	pub := newEngine(t, redistest.Client(t), ns, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan Invalidation, 64)
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); _ = sub.Subscribe(ctx, func(inv Invalidation) { got <- inv }) }()
+	defer func() { cancel(); <-stopped }()
+
+	heard := func(tag string) bool { // publishes until the subscriber hears tag, or 10 s
+		deadline := time.After(10 * time.Second)
+		for {
+			if err := pub.InvalidateTags(context.Background(), tag); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case inv := <-got:
+				if len(inv.Tags) == 1 && inv.Tags[0] == tag {
+					return true
+				}
+			case <-time.After(50 * time.Millisecond):
+			case <-deadline:
+				return false
+			}
+		}
+	}
+	if !heard("before") {
+		t.Fatal("the subscriber never heard a notice")
+	}
+	proxy.Blackhole()
+	lost := time.Now()
+	select {
+	case inv := <-got:
+		if !inv.Missed {
+			t.Fatalf("got %+v, want a Missed notice", inv)
+		}
+		t.Logf("Missed reported %v after the subscriber's connection went dark", time.Since(lost).Round(10*time.Millisecond))
+	case <-time.After(5 * time.Second):
+		t.Fatal("no Missed notice 5 s after the subscriber's connection went dark")
+	}
+	proxy.Heal()
+	if !heard("after") {
+		t.Fatal("the subscriber did not hear notices again once Redis answered")
+	}
+}

@@ -262,3 +262,28 @@ func TestStartClusterServesEverySlot(t *testing.T) {
 		t.Fatalf("50 keys on %d masters, want all 3", len(masters))
 	}
 }
+
+func TestStartSentinelFailsOver(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Sentinel")
+	}
+	s := StartSentinel(t)
+	c := s.Client()
+	if err := c.Set(ctx(t), "swrtest:sentinel", "v", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	before := s.MasterAddr()
+	if err := s.Watcher.Do("SENTINEL", "FAILOVER", s.Name).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for s.MasterAddr() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("no failover after 20s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s.MasterAddr() != s.Replica.Addr() {
+		t.Fatalf("the master is %s, want the replica %s", s.MasterAddr(), s.Replica.Addr())
+	}
+}

@@ -25,6 +25,7 @@ type Server struct {
 	bin  string
 	port int
 	dir  string   // its working directory, kept across restarts (a cluster node's nodes.conf)
+	conf string   // a config file, given first ("" for none): a Sentinel's
 	args []string // extra arguments; protected by mu
 
 	mu   sync.Mutex
@@ -76,6 +77,9 @@ func (r *Server) Start() {
 	}
 	args := append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", r.dir}, r.args...)
+	if r.conf != "" {
+		args = append([]string{r.conf}, args...)
+	}
 	cmd := exec.Command(r.bin, args...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &lockedWriter{w: &out}, nil
