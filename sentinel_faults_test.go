@@ -61,6 +61,9 @@ func TestASentinelFailoverLosesNoInvalidationInEffect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Sentinel")
 	}
+	if redistest.IsCluster(t) {
+		t.Skip("starts servers of its own: run once, with the single-node suite")
+	}
 	quietRedisLog(t)
 	for _, how := range []string{"SENTINEL FAILOVER", "the master killed"} {
 		t.Run(how, func(t *testing.T) {

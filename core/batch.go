@@ -104,7 +104,7 @@ func fillMany[T any](ctx context.Context, e *Engine, missing []string, p Policy,
 		}
 		items[key] = b
 	}
-	e.storeMany(ctx, p, items, took)
+	e.storeMany(ctx, p, items, start, took)
 	return nil
 }
 
@@ -165,21 +165,33 @@ func (e *Engine) readChunk(ctx context.Context, keys []string) ([][]byte, error)
 	})
 }
 
-// storeMany writes items, 50 to a pipeline, without locks.
-func (e *Engine) storeMany(ctx context.Context, p Policy, items map[string][]byte, took time.Duration) {
+// storeMany writes items, 50 to a pipeline, without locks. Their tags are
+// recorded first, as for a fill (see Engine.store): items whose tags could
+// not all be recorded, or one of whose tags was invalidated since the load
+// began (start), are not stored.
+func (e *Engine) storeMany(ctx context.Context, p Policy, items map[string][]byte, start time.Time, took time.Duration) {
 	keys := make([]string, 0, len(items))
 	for k := range items {
 		keys = append(keys, k)
 	}
+	now := e.now()
 	for _, chunk := range e.byNode(ctx, keys, e.entryKey) {
-		_, _ = call(ctx, e, "", e.entryKey(chunk[0]), func(ctx context.Context) (struct{}, error) {
-			now := e.now()
+		eks, raws := make([]string, len(chunk)), make([][]byte, len(chunk))
+		var ttl time.Duration // the same for every item: same policy, same time
+		for i, key := range chunk {
+			ent := newEntry(Key{Name: key}, p, items[key], p.Tags, now, took)
+			eks[i], raws[i], ttl = e.entryKey(key), ent.encode(), ent.redisTTL(now)
+		}
+		if stale, err := e.tagEntries(ctx, "", eks, p.Tags, ttl, start); err != nil || stale {
+			if stale {
+				e.emit(ctx, Event{Kind: EventInvalidate, Detail: fmt.Sprintf("batch of %d not stored: a tag was invalidated while it loaded", len(chunk))})
+			}
+			continue
+		}
+		_, _ = call(ctx, e, "", eks[0], func(ctx context.Context) (struct{}, error) {
 			pipe := e.rdb.Pipeline()
-			for _, key := range chunk {
-				ent := newEntry(Key{Name: key}, p, items[key], p.Tags, now, took)
-				ek, ttl := e.entryKey(key), ent.redisTTL(now)
-				e.queueTags(ctx, pipe, ek, p.Tags, ttl)
-				pipe.Set(ctx, ek, ent.encode(), ttl)
+			for i, ek := range eks {
+				pipe.Set(ctx, ek, raws[i], ttl)
 			}
 			_, err := pipe.Exec(ctx)
 			return struct{}{}, err

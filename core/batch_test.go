@@ -298,7 +298,6 @@ func TestInvalidateTagsStopsAFillInFlightFromStoringOldData(t *testing.T) {
 			if n := rdb.Exists(ctx, e.entryKey("variant")).Val(); n != 0 {
 				t.Fatal("an extra item loaded before the invalidation was stored")
 			}
-			time.Sleep(10 * time.Millisecond) // a fill that begins within markSlack of it may not store
 			fresh := Item{Value: []byte("loaded after the write"), Tags: tt.itemTags}
 			if tt.withExtra {
 				fresh.Extra = []Extra{{Key: Key{Name: "variant"}, Value: fresh.Value}}
@@ -314,5 +313,49 @@ func TestInvalidateTagsStopsAFillInFlightFromStoringOldData(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A batch fill is stored without locks, but not past an invalidation of its
+// tags that came while it loaded.
+func TestInvalidateTagsStopsABatchInFlightFromStoringOldData(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Client(t)
+	e := newEngine(t, rdb, redistest.Prefix(t), nil)
+	p := Policy{TTL: time.Minute, Tags: []string{"users"}}
+	stored := func() (n int) {
+		for _, k := range []string{"a", "b"} { // one by one: a Cluster may hold them apart
+			n += int(rdb.Exists(ctx, e.entryKey(k)).Val())
+		}
+		return n
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := FetchMany(ctx, e, []string{"a", "b"}, p, func(ctx context.Context, missing []string) (map[string]string, error) {
+			close(started)
+			<-release
+			return map[string]string{"a": "before the write", "b": "before the write"}, nil
+		})
+		done <- err
+	}()
+	<-started
+	if err := e.InvalidateTags(ctx, "users"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := stored(); n != 0 {
+		t.Fatalf("%d items of a batch loaded before the invalidation were stored", n)
+	}
+	if _, err := FetchMany(ctx, e, []string{"a", "b"}, p, func(ctx context.Context, missing []string) (map[string]string, error) {
+		return map[string]string{"a": "after", "b": "after"}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := stored(); n != 2 {
+		t.Fatalf("%d of 2 items of the next batch stored, want both", n)
 	}
 }

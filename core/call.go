@@ -92,6 +92,16 @@ func (e *Engine) nodeOf(ctx context.Context, at string) string {
 	return node.Options().Addr
 }
 
+// nodeClient returns a client of the node serving Redis key at alone: the
+// Cluster master's, or the engine's own client otherwise. Commands without
+// a key sent on it (TIME) reach that node.
+func (e *Engine) nodeClient(ctx context.Context, at string) (noder, error) {
+	if e.cluster == nil {
+		return e.rdb, nil
+	}
+	return e.cluster.MasterForKey(ctx, at)
+}
+
 // reloadEvery is how often, at most, a failure makes a Cluster client
 // reload the cluster's layout: after a failover, the keys of the failed
 // master go to its promoted replica once the layout is reloaded, rather

@@ -44,7 +44,28 @@
 // work when full, deduplicated in-process and by a try-lock across
 // instances, recovered from panics. Close waits for them, for fills in
 // flight, and for Redis calls the engine gave up on.
-
+//
+// # Invalidation
+//
+// Invalidate and InvalidateTags delete the items they name and their fill
+// locks, and mark each tag with the time of its Redis node: a fill whose
+// load began before one of its tags was marked stores nothing (it reads
+// the node's time with the marks, so no two clocks are compared). An invalidation that cannot
+// reach Redis is never dropped: it is queued (bounded, deduplicated),
+// replayed past the breaker as soon as Redis answers, and until then this
+// engine serves nothing it names from the cache. An engine that saw a
+// node fail also serves no entry stored before that node answered again
+// for a short grace, long enough for every other instance to replay what
+// it queued. Subscribe hears the notices of every instance, follows a
+// Sentinel failover, and says when notices may have been missed.
+//
+// # Topologies
+//
+// A single node, Sentinel (a failover client) and Cluster all work. In a
+// Cluster no command spans slots (names may not contain braces, so an item
+// and its lock share one), and a Breaker with AllowNode is asked per
+// master (see Breaker), so a dead master bypasses only the keys it owns.
+//
 // # Failure model
 //
 // Redis is an optimisation, never a dependency of correctness. Every Redis

@@ -92,6 +92,13 @@ type rediser interface {
 	Publish(ctx context.Context, channel string, message any) *redis.IntCmd
 	Subscribe(ctx context.Context, channels ...string) *redis.PubSub
 	Watch(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error
+	Time(ctx context.Context) *redis.TimeCmd
+}
+
+// noder is the commands the engine sends to one node of a Cluster alone.
+type noder interface {
+	Pipeline() redis.Pipeliner
+	Time(ctx context.Context) *redis.TimeCmd
 }
 
 // honoursContext reports whether c bounds socket reads by the context's

@@ -41,7 +41,11 @@ const (
 	EventRedisError
 	// EventBreaker: the breaker changed state (From, To).
 	EventBreaker
-	// EventInvalidate: keys or tags were invalidated (Detail lists the count).
+	// EventInvalidate: keys or tags were invalidated (Detail counts the
+	// entries); or, with Err, an invalidation was queued for replay; or it
+	// was replayed, lost at Close, a fill was not stored because one of its
+	// tags was invalidated while it loaded, or a subscription was lost
+	// (Detail says which).
 	EventInvalidate
 )
 

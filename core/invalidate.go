@@ -59,11 +59,14 @@ func (e *Engine) Invalidate(ctx context.Context, keys ...string) error {
 // that too, so the scan that follows finds its key and deletes the entry,
 // or the lock (then the store is refused).
 //
-// No clocks are compared. A mark holds its own lifetime and expires after
-// it; how long ago it was set is its lifetime less what is left of it,
-// measured by its own Redis node, and the fill measures how long ago it
-// began by its own monotonic clock. Each mark lives on its tag's node: no
-// key is read by every fill, and a dead node holds up only its own tags.
+// A fill's beginning, for this, is when the reply to its lock came, just
+// before it loads: a write that InvalidateTags was called after is then
+// either seen by the load, or announced by a mark set since. No two
+// clocks are compared: a mark holds the time of its own Redis node (TIME,
+// read just before it is set), the fill reads that node's time with the
+// marks, and measures how long ago it began by its own monotonic clock.
+// Each mark lives on its tag's node: no key is read by every fill, and a
+// dead node holds up only its own tags.
 func (e *Engine) InvalidateTags(ctx context.Context, tags ...string) error {
 	tags = dedupe(tags)
 	for _, t := range tags {
@@ -106,14 +109,18 @@ func (e *Engine) invalidate(ctx context.Context, keys, tags []string) error {
 	return e.publish(ctx, Invalidation{Keys: keys, Tags: tags})
 }
 
-// markSlack covers the millisecond resolution of a mark's time left: a fill
-// refuses to store after an invalidation that may have come up to this
-// much before it began. (The fill counts how long ago it began up to when
-// the marks' replies arrive, after Redis read them: no more slack needed.)
-const markSlack = 2 * time.Millisecond
+// markSlack and markDrift cover the difference in pace between a Redis
+// node's clock and this process's (1000 ppm, more than NTP ever slews): a
+// fill refuses to store after an invalidation that came up to
+// markSlack + elapsed/markDrift before it began.
+const (
+	markSlack = 50 * time.Microsecond
+	markDrift = 1000
+)
 
-// markTags sets each tag's mark, for as long as a fill that began before
-// may still store: its lock's life, or a Fetch's load.
+// markTags sets each tag's mark to the time of the tag's node, for as long
+// as a fill that began before may still store: its lock's life, or a
+// Fetch's load.
 func (e *Engine) markTags(ctx context.Context, tags []string) error {
 	if len(tags) == 0 {
 		return nil
@@ -121,11 +128,19 @@ func (e *Engine) markTags(ctx context.Context, tags []string) error {
 	life := e.cfg.LoadTimeout + e.cfg.LockTTL + time.Second
 	for _, group := range e.byNode(ctx, tags, e.markKey) {
 		_, err := call(ctx, e, "", e.markKey(group[0]), func(ctx context.Context) (struct{}, error) {
-			pipe := e.rdb.Pipeline()
-			for _, t := range group {
-				pipe.Set(ctx, e.markKey(t), life.Milliseconds(), life)
+			node, err := e.nodeClient(ctx, e.markKey(group[0]))
+			if err != nil {
+				return struct{}{}, err
 			}
-			_, err := pipe.Exec(ctx)
+			now, err := node.Time(ctx).Result()
+			if err != nil {
+				return struct{}{}, err
+			}
+			pipe := node.Pipeline()
+			for _, t := range group {
+				pipe.Set(ctx, e.markKey(t), now.UnixMicro(), life)
+			}
+			_, err = pipe.Exec(ctx)
 			return struct{}{}, err
 		})
 		if err != nil {

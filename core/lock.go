@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,7 +21,7 @@ func newToken() string { return rand.Text() }
 type lockState struct {
 	won   bool
 	ent   *entry    // the key's entry, only if it is fresh
-	start time.Time // when the try began, by this process's monotonic clock (see InvalidateTags)
+	start time.Time // when the try's reply came, before any load it leads to, by this process's monotonic clock (see InvalidateTags)
 }
 
 // locked is what tryLock reads back from Redis, returned by value.
@@ -34,7 +35,6 @@ type locked struct {
 // after the lock may have been taken remembers it, to be released.
 func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]byte) error) (lockState, error) {
 	ek := e.entryKey(k.Name)
-	start := time.Now()
 	got, err := call(ctx, e, k.Name, ek, func(ctx context.Context) (locked, error) {
 		pipe := e.rdb.Pipeline()
 		set := pipe.SetArgs(ctx, lockKey(ek), token, redis.SetArgs{Mode: "NX", TTL: e.cfg.LockTTL})
@@ -57,7 +57,7 @@ func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]
 		}
 		return lockState{}, err
 	}
-	st := lockState{won: got.won, start: start}
+	st := lockState{won: got.won, start: time.Now()}
 	if got.raw != nil {
 		// Quiet: a corrupt entry here was reported by the read that led here.
 		st.ent = e.parseEntry(ctx, k, got.raw, check, true)
@@ -131,13 +131,13 @@ func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took tim
 	raw := ent.encode()
 	ttl := ent.redisTTL(now)
 	ek := e.entryKey(k.Name)
-	stored, err := call(ctx, e, k.Name, ek, func(ctx context.Context) (bool, error) {
-		if stale, err := e.tagEntry(ctx, ek, ent.Tags, ttl, start); err != nil || stale {
-			if stale {
-				e.emit(ctx, Event{Kind: EventInvalidate, Key: k.Name, Detail: "fill not stored: a tag was invalidated while it loaded"})
-			}
-			return false, err
+	if stale, err := e.tagEntries(ctx, k.Name, []string{ek}, ent.Tags, ttl, start); err != nil || stale {
+		if stale {
+			e.emit(ctx, Event{Kind: EventInvalidate, Key: k.Name, Detail: "fill not stored: a tag was invalidated while it loaded"})
 		}
+		return ent, false
+	}
+	stored, err := call(ctx, e, k.Name, ek, func(ctx context.Context) (bool, error) {
 		return e.storeHeld(ctx, ek, lockKey(ek), raw, ttl, token)
 	})
 	return ent, err == nil && stored
@@ -175,52 +175,80 @@ func (e *Engine) tags(ctx context.Context, k Key, p Policy, item Item) []string 
 	return tags
 }
 
-// tagEntry records entry key ek in the set of each tag and, in the same
-// pipeline, reads each tag's invalidation mark. It reports whether a tag
-// was invalidated since start: see InvalidateTags for why that, and the
-// lock, leave no window for a stale store.
-func (e *Engine) tagEntry(ctx context.Context, ek string, tags []string, ttl time.Duration, start time.Time) (stale bool, err error) {
-	if len(tags) == 0 {
-		return false, nil
+// tagEntries records entry keys eks (of item name, "" for a batch) in the
+// set of each tag and, in the same pipeline, reads each tag's invalidation
+// mark. It reports whether a tag was invalidated since start: see
+// InvalidateTags for why that, and the lock, leave no window for a stale
+// store. Tags are sent in one call per Redis node that holds some, so that
+// in a Cluster a dead master holding a tag fails the store without
+// counting against the healthy master holding the entry.
+func (e *Engine) tagEntries(ctx context.Context, name string, eks, tags []string, ttl time.Duration, start time.Time) (stale bool, err error) {
+	for _, group := range e.byNode(ctx, tags, e.tagKey) {
+		stale, err := call(ctx, e, name, e.tagKey(group[0]), func(ctx context.Context) (bool, error) {
+			return e.tagEntriesOn(ctx, eks, group, ttl, start)
+		})
+		if err != nil || stale {
+			return stale, err
+		}
 	}
-	pipe := e.rdb.Pipeline()
-	e.queueTags(ctx, pipe, ek, tags, ttl)
-	lives := make([]*redis.StringCmd, len(tags))
-	lefts := make([]*redis.DurationCmd, len(tags))
+	return false, nil
+}
+
+// tagEntriesOn is tagEntries for tags that live on one node. It reads the
+// node's clock with the marks, on a client of that node alone.
+func (e *Engine) tagEntriesOn(ctx context.Context, eks, tags []string, ttl time.Duration, start time.Time) (stale bool, err error) {
+	node, err := e.nodeClient(ctx, e.tagKey(tags[0]))
+	if err != nil {
+		return false, err
+	}
+	pipe := node.Pipeline()
+	e.queueTags(ctx, pipe, eks, tags, ttl)
+	marks := make([]*redis.StringCmd, len(tags))
 	for i, t := range tags {
-		lives[i] = pipe.Get(ctx, e.markKey(t))
-		lefts[i] = pipe.PTTL(ctx, e.markKey(t))
+		marks[i] = pipe.Get(ctx, e.markKey(t))
 	}
+	clock := pipe.Time(ctx)
 	// Any failure but a missing mark counts, error replies too: an entry
 	// must never be stored without the tag sets that can invalidate it.
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return false, err
 	}
 	elapsed := time.Since(start) // on this process's clock, up to the replies
-	for i := range tags {
-		life, err := lives[i].Int64()
-		left := lefts[i].Val()
-		if err != nil || left <= 0 {
+	now, err := clock.Result()
+	if err != nil {
+		return false, err
+	}
+	for _, m := range marks {
+		raw, err := m.Result()
+		if errors.Is(err, redis.Nil) {
 			continue // no mark: no invalidation for as long as a fill may take
 		}
-		// How long ago the tag was last invalidated, on its Redis node's clock.
-		ago := time.Duration(life)*time.Millisecond - left
-		if ago <= elapsed+markSlack {
+		at, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return true, nil // not a mark this engine wrote: assume the worst
+		}
+		// How long ago the tag was invalidated, on its node's clock.
+		ago := now.Sub(time.UnixMicro(at))
+		if ago <= elapsed+elapsed/markDrift+markSlack {
 			return true, nil
 		}
 	}
 	return false, nil
 }
 
-// queueTags queues on pipe the commands that record ek in the set of each
-// tag. A tag set lives as long as the longest-lived entry added to it
-// (EXPIRE NX sets a first expiry, GT only ever extends it), so tag sets
-// never outlive their entries for long.
-func (e *Engine) queueTags(ctx context.Context, pipe redis.Pipeliner, ek string, tags []string, ttl time.Duration) {
+// queueTags queues on pipe the commands that record entry keys eks in the
+// set of each tag. A tag set lives as long as the longest-lived entry added
+// to it (EXPIRE NX sets a first expiry, GT only ever extends it), so tag
+// sets never outlive their entries for long.
+func (e *Engine) queueTags(ctx context.Context, pipe redis.Pipeliner, eks, tags []string, ttl time.Duration) {
 	life := ttl.Truncate(time.Second) + time.Second // EXPIRE counts whole seconds
+	members := make([]any, len(eks))
+	for i, ek := range eks {
+		members[i] = ek
+	}
 	for _, t := range tags {
 		tk := e.tagKey(t)
-		pipe.SAdd(ctx, tk, ek)
+		pipe.SAdd(ctx, tk, members...)
 		pipe.ExpireNX(ctx, tk, life)
 		pipe.ExpireGT(ctx, tk, life)
 	}

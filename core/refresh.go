@@ -116,7 +116,7 @@ func (e *Engine) runRefreshMany(parent context.Context, keys []string, p Policy,
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Duration: took, Err: err, Detail: fmt.Sprintf("batch of %d", len(won))})
 		return
 	}
-	e.storeMany(ctx, p, items, took)
+	e.storeMany(ctx, p, items, start, took)
 	e.emit(ctx, Event{Kind: EventRefreshOK, Duration: took, Detail: fmt.Sprintf("batch of %d", len(items))})
 }
 

@@ -14,7 +14,10 @@ type InvalidateConfig struct {
 	// "user:42". Required.
 	Tags func(r *http.Request) []string
 	// OnError receives a failed invalidation. The response still goes out:
-	// the write it reports has happened. nil means ignore.
+	// the write it reports has happened. An error wrapping core.ErrQueued
+	// means Redis could not be reached: the invalidation is queued and
+	// replayed as soon as Redis answers, and nothing more needs doing. nil
+	// means ignore.
 	OnError func(r *http.Request, err error)
 }
 
