@@ -138,11 +138,12 @@ func (rig *clusterRig) load(d time.Duration, groupOf func(int) string) *clusterT
 	return ct
 }
 
-// Must show 3 of issue 9: one master of three killed under load. No caller
-// fails; keys served by the two live masters keep hitting; tags on live
-// masters still invalidate; once the master is back, everything hits
-// again, and no lock is left anywhere.
-func TestOneDeadClusterMasterCutsOffOnlyItsOwnKeys(t *testing.T) {
+// startClusterRig starts a 3-master Cluster with replicas per master, and a
+// rig on it with every item cached. group puts the items of the first
+// master, the one the test kills, in lost, and the others in "live";
+// masterOf is the master of each item.
+func startClusterRig(t *testing.T, replicas int, lost string) (c *redistest.Cluster, rig *clusterRig, masterOf []string, group func(int) string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a Redis Cluster")
 	}
@@ -150,13 +151,13 @@ func TestOneDeadClusterMasterCutsOffOnlyItsOwnKeys(t *testing.T) {
 		t.Skip("starts servers of its own: run once, with the single-node suite")
 	}
 	quietRedisLog(t)
-	c := redistest.StartCluster(t, 3, 0)
-	rig := newClusterRig(t, c)
+	c = redistest.StartCluster(t, 3, replicas)
+	rig = newClusterRig(t, c)
 	dead := c.Masters[0].Addr()
-	masterOf := make([]string, clusterItems)
-	group := func(i int) string {
+	masterOf = make([]string, clusterItems)
+	group = func(i int) string {
 		if masterOf[i] == dead {
-			return "dead"
+			return lost
 		}
 		return "live"
 	}
@@ -164,6 +165,16 @@ func TestOneDeadClusterMasterCutsOffOnlyItsOwnKeys(t *testing.T) {
 		masterOf[i] = rig.masterOfItem(i)
 		get(t, rig.srv, fmt.Sprintf("/items/%d", i))
 	}
+	return c, rig, masterOf, group
+}
+
+// Must show 3 of issue 9: one master of three killed under load. No caller
+// fails; keys served by the two live masters keep hitting; tags on live
+// masters still invalidate; once the master is back, everything hits
+// again, and no lock is left anywhere.
+func TestOneDeadClusterMasterCutsOffOnlyItsOwnKeys(t *testing.T) {
+	c, rig, masterOf, group := startClusterRig(t, 0, "dead")
+	dead := c.Masters[0].Addr()
 	healthy := rig.load(1500*time.Millisecond, group)
 
 	c.Masters[0].Kill()
@@ -225,27 +236,7 @@ func TestOneDeadClusterMasterCutsOffOnlyItsOwnKeys(t *testing.T) {
 // over to its replica. No caller fails, and its keys hit again once the
 // replica took over (with what it had replicated).
 func TestAClusterMasterFailsOverToItsReplica(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a Redis Cluster")
-	}
-	if redistest.IsCluster(t) {
-		t.Skip("starts servers of its own: run once, with the single-node suite")
-	}
-	quietRedisLog(t)
-	c := redistest.StartCluster(t, 3, 1)
-	rig := newClusterRig(t, c)
-	dead := c.Masters[0].Addr()
-	masterOf := make([]string, clusterItems)
-	group := func(i int) string {
-		if masterOf[i] == dead {
-			return "failed-over"
-		}
-		return "live"
-	}
-	for i := range clusterItems {
-		masterOf[i] = rig.masterOfItem(i)
-		get(t, rig.srv, fmt.Sprintf("/items/%d", i))
-	}
+	c, rig, _, group := startClusterRig(t, 1, "failed-over")
 	time.Sleep(200 * time.Millisecond) // let the replicas catch up
 	healthy := rig.load(time.Second, group)
 	calls := rig.calls.Load()
