@@ -233,3 +233,41 @@ func TestOrphansAreBoundedAndExpire(t *testing.T) {
 		t.Errorf("at the cap with every orphan expired: take = %q %v, %d left; want the new one, the expired swept", tok, ok, full.len())
 	}
 }
+
+// A node that cannot serve, unlike a full one, is a failure: a client left
+// on a replica (a demoted master, after a failover) gets READONLY for every
+// lock, and the breaker opens rather than the engine keep asking it.
+func TestANodeThatCannotServeWritesOpensTheBreaker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts redis-servers")
+	}
+	if redistest.IsCluster(t) {
+		t.Skip("starts servers of its own: run once, with the single-node suite")
+	}
+	ctx := context.Background()
+	master := redistest.StartServer(t)
+	replica := redistest.StartServer(t, "--replicaof", "127.0.0.1", strings.Split(master.Addr(), ":")[1])
+	rdb := redis.NewClient(redistest.Options(replica.Addr()))
+	t.Cleanup(func() { _ = rdb.Close() })
+	br := must(breaker.New(breaker.Config{MinRequests: 20}))
+	var ev events
+	e := newEngine(t, rdb, "demoted:", func(c *Config) { c.Breaker = br; c.OnEvent = ev.hook })
+	for i := range 100 {
+		res, err := e.Lookup(ctx, Key{Name: fmt.Sprint("k", i)}, Policy{TTL: time.Minute}, item("loaded"))
+		if err != nil || string(res.Value) != "loaded" || res.Stored {
+			t.Fatalf("lookup %d on a replica: %q stored=%v %v; want the loaded value, not stored", i, res.Value, res.Stored, err)
+		}
+	}
+	if got := br.State(); got != breaker.Open {
+		t.Errorf("breaker %v after READONLY replies, want open", got)
+	}
+	readonly := 0
+	for _, e := range ev.all(EventRedisError) {
+		if strings.Contains(e.Err.Error(), "READONLY") {
+			readonly++
+		}
+	}
+	if readonly == 0 {
+		t.Error("no READONLY reported as a Redis error event")
+	}
+}

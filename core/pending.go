@@ -33,9 +33,10 @@ const recoveryGrace = 500 * time.Millisecond
 // uses, or of each master of a Cluster, so that one master's outage
 // suspects that master's entries alone.
 type healths struct {
-	single health
-	mu     sync.Mutex
-	nodes  map[string]*health // protected by mu
+	single     health
+	graceUntil atomic.Int64 // the latest graceUntil of any node: a hit past it looks no further
+	nodes      sync.Map     // node → *health; read on every call to a Cluster
+	n          atomic.Int32 // nodes held, at most maxNodes
 }
 
 // of returns the health of node ("" for a client that is not a cluster's).
@@ -43,20 +44,18 @@ func (hs *healths) of(node string) *health {
 	if node == "" {
 		return &hs.single
 	}
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	h, ok := hs.nodes[node]
-	if !ok {
-		if hs.nodes == nil {
-			hs.nodes = make(map[string]*health)
-		}
-		if len(hs.nodes) >= maxNodes {
-			return &hs.single
-		}
-		h = new(health)
-		hs.nodes[node] = h
+	if h, ok := hs.nodes.Load(node); ok {
+		return h.(*health)
 	}
-	return h
+	if hs.n.Add(1) > maxNodes {
+		hs.n.Add(-1)
+		return &hs.single
+	}
+	h, loaded := hs.nodes.LoadOrStore(node, new(health))
+	if loaded {
+		hs.n.Add(-1)
+	}
+	return h.(*health)
 }
 
 // maxNodes bounds the nodes whose health is kept apart.
@@ -65,6 +64,9 @@ const maxNodes = 1024
 // suspect reports whether ent, stored under Redis key at and found at
 // now, must not be served (see health.suspect).
 func (e *Engine) suspect(ctx context.Context, at string, ent *entry, now int64) bool {
+	if now >= e.health.graceUntil.Load() {
+		return false // no grace on anywhere: the hit path costs no node lookup
+	}
 	if e.cluster == nil {
 		return e.health.single.suspect(ent, now)
 	}
@@ -89,6 +91,12 @@ func (h *health) answered(e *Engine, node string) {
 	now := e.now().UnixMilli()
 	h.graceBefore.Store(now)
 	h.graceUntil.Store(now + recoveryGrace.Milliseconds())
+	for until := now + recoveryGrace.Milliseconds(); ; {
+		latest := e.health.graceUntil.Load()
+		if latest >= until || e.health.graceUntil.CompareAndSwap(latest, until) {
+			break
+		}
+	}
 	e.emit(context.Background(), Event{Kind: EventBreaker, From: "failing", To: "answering", Detail: "recovered " + node})
 }
 
