@@ -258,13 +258,6 @@ func TestAPanickingHandlerReachesTheFrameworksRecoveryAndIsNotStored(t *testing.
 	}
 }
 
-// fromCache reports whether r was served from the cache or from another
-// request's fill, rather than by its own call of the handler.
-func fromCache(r reply) bool {
-	s := r.cacheStatus()
-	return strings.Contains(s, "; hit") || strings.Contains(s, "fwd=stale") || strings.Contains(s, "collapsed") || strings.Contains(s, "stored")
-}
-
 // Without a recovery of its own, a net/http server recovers a panic per
 // connection and closes it: the connection of the request that ran the
 // handler closes; those that waited on it get a 500; none hangs.

@@ -152,18 +152,6 @@ func TestABackgroundRefreshGoesThroughTheRouterAgain(t *testing.T) {
 	}
 }
 
-// waitForHit polls path until it is a hit.
-func waitForHit(t *testing.T, e *echo.Echo, path string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !isHit(serve(e, http.MethodGet, path)) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: no hit", path)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // echo parses a request's query once per context. Middleware before the
 // cache that read it must not let a fill's handler see the parameters the
 // key leaves out (they could poison the entry), and reads it whole again
