@@ -37,6 +37,7 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 	}
 	decode := decoder[T](e.cfg.Codec)
 	out := make(map[string]T, len(keys))
+	o := e.outcomes(p.Resource)
 	var missing, stale []string
 	olds := make(map[string]*entry)
 	for _, chunk := range e.byNode(ctx, dedupe(keys), e.entryKey) {
@@ -46,24 +47,27 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 				return nil, ctx.Err()
 			}
 			missing = append(missing, chunk...)
+			o.bypass(chunk, bypassDetail(err))
 			continue
 		}
 		now := e.now().UnixMilli()
 		for i, key := range chunk {
 			ent, v := (*entry)(nil), *new(T)
 			if raws[i] != nil {
-				ent, v, _ = parse(ctx, e, Key{Name: key}, raws[i], decode)
+				ent, v, _ = parse(ctx, e, Key{Name: key, resource: p.Resource}, raws[i], decode)
 			}
 			switch {
 			case ent == nil || e.pending.blocks(key, ent.Tags) || e.suspect(ctx, e.entryKey(key), ent, now):
 				missing = append(missing, key)
 			case now < ent.FreshUntil:
 				out[key] = v
+				o.report(ctx, key, EventHit, nil)
 				if e.refreshDue(ent, p, e.now()) {
 					stale = append(stale, key)
 				}
 			case now < ent.StaleUntil:
 				out[key] = v
+				o.report(ctx, key, EventStale, nil)
 				stale = append(stale, key)
 			default:
 				olds[key] = ent
@@ -77,35 +81,80 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 	if len(missing) == 0 {
 		return out, nil
 	}
-	return out, fillMany(ctx, e, missing, p, load, olds, out)
+	return out, fillMany(ctx, e, missing, p, load, olds, out, o)
 }
 
 // fillMany loads the missing keys with one loader call and stores them.
 func fillMany[T any](ctx context.Context, e *Engine, missing []string, p Policy,
-	load func(ctx context.Context, missing []string) (map[string]T, error), olds map[string]*entry, out map[string]T) error {
+	load func(ctx context.Context, missing []string) (map[string]T, error), olds map[string]*entry, out map[string]T, o *outcomes) error {
 	start := time.Now()
 	vals, err := callMany(func() (map[string]T, error) { return load(ctx, missing) })
 	took := time.Since(start)
 	if err != nil {
-		e.emit(ctx, Event{Kind: EventLoadFailed, Duration: took, Err: err, Detail: fmt.Sprintf("batch of %d", len(missing))})
-		return staleManyIfError(ctx, e, missing, olds, out, err)
+		e.emit(ctx, Event{Kind: EventLoadFailed, Resource: p.Resource, Duration: took, Err: err, Detail: fmt.Sprintf("batch of %d", len(missing))})
+		return staleManyIfError(ctx, e, missing, olds, out, err, o)
 	}
 	items := make(map[string][]byte, len(vals))
 	for _, key := range missing {
 		v, ok := vals[key]
 		if !ok {
+			o.report(ctx, key, EventMiss, errNotLoaded)
 			continue
 		}
 		out[key] = v
+		o.report(ctx, key, EventMiss, nil)
 		b, err := e.cfg.Codec.Marshal(v)
 		if err != nil {
-			e.emit(ctx, Event{Kind: EventLoadFailed, Key: key, Err: fmt.Errorf("core: encode value: %w", err)})
+			e.emit(ctx, Event{Kind: EventLoadFailed, Resource: p.Resource, Key: key, Err: fmt.Errorf("core: encode value: %w", err)})
 			continue
 		}
 		items[key] = b
 	}
 	e.storeMany(ctx, p, items, start, took)
 	return nil
+}
+
+var errNotLoaded = errors.New("core: the batch loader left the key out")
+
+// outcomes reports the outcome of each key of a FetchMany, timed from its
+// start; a key whose read failed is a bypass.
+type outcomes struct {
+	e        *Engine
+	resource string
+	start    time.Time
+	bypassed map[string]string // key → why its read failed
+}
+
+// outcomes returns the recorder of one FetchMany, or nil when no one
+// receives events.
+func (e *Engine) outcomes(resource string) *outcomes {
+	if !e.observed {
+		return nil
+	}
+	return &outcomes{e: e, resource: resource, start: time.Now()}
+}
+
+func (o *outcomes) bypass(keys []string, why string) {
+	if o == nil {
+		return
+	}
+	if o.bypassed == nil {
+		o.bypassed = make(map[string]string)
+	}
+	for _, k := range keys {
+		o.bypassed[k] = why
+	}
+}
+
+func (o *outcomes) report(ctx context.Context, key string, kind EventKind, err error) {
+	if o == nil {
+		return
+	}
+	why, bypassed := o.bypassed[key]
+	if bypassed && kind == EventMiss {
+		kind = EventBypass
+	}
+	o.e.emit(ctx, Event{Kind: kind, Resource: o.resource, Key: key, Duration: time.Since(o.start), Err: err, Detail: why})
 }
 
 // callMany calls fn, turning a panic into a *PanicError.
@@ -120,19 +169,22 @@ func callMany[T any](fn func() (map[string]T, error)) (vals map[string]T, err er
 
 // staleManyIfError serves the expired entries still inside their
 // stale-if-error window after the batch loader failed.
-func staleManyIfError[T any](ctx context.Context, e *Engine, missing []string, olds map[string]*entry, out map[string]T, err error) error {
+func staleManyIfError[T any](ctx context.Context, e *Engine, missing []string, olds map[string]*entry, out map[string]T, err error, o *outcomes) error {
 	decode := decoder[T](e.cfg.Codec)
 	now := e.now().UnixMilli()
 	served := 0
 	for _, key := range missing {
 		ent := olds[key]
 		if ent == nil || now >= ent.ErrorUntil {
+			o.report(ctx, key, EventMiss, err)
 			continue
 		}
 		if v, derr := decode(ent.Value); derr == nil {
 			out[key] = v
 			served++
-			e.emit(ctx, Event{Kind: EventStaleIfError, Key: key, Err: err})
+			o.report(ctx, key, EventStaleIfError, err)
+		} else {
+			o.report(ctx, key, EventMiss, err)
 		}
 	}
 	if served == len(missing) {
@@ -184,7 +236,7 @@ func (e *Engine) storeMany(ctx context.Context, p Policy, items map[string][]byt
 		}
 		if stale, err := e.tagEntries(ctx, "", eks, p.Tags, ttl, start); err != nil || stale {
 			if stale {
-				e.emit(ctx, Event{Kind: EventInvalidate, Detail: fmt.Sprintf("batch of %d not stored: a tag was invalidated while it loaded", len(chunk))})
+				e.emit(ctx, Event{Kind: EventInvalidate, Resource: p.Resource, Detail: fmt.Sprintf("batch of %d not stored: a tag was invalidated while it loaded", len(chunk))})
 			}
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -161,6 +162,13 @@ type Policy struct {
 	// Tags are recorded with every item stored under this policy, so
 	// InvalidateTags can remove them together.
 	Tags []string
+
+	// Resource names what this policy caches, such as a route
+	// ("GET /products/{id}") or a data set ("user-profile"), in its events,
+	// and so in metrics, spans and logs. It must come from code, never from
+	// a request: metrics keep a series per resource. "" means unnamed (the
+	// HTTP adapters then use the route's pattern).
+	Resource string
 }
 
 // Validate reports the first problem with p, or nil.
@@ -174,6 +182,8 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("core: Policy.RefreshAhead (%v) must be shorter than TTL (%v): every hit would start a refresh; 0 means min(30s, TTL/10), negative turns it off", p.RefreshAhead, p.TTL)
 	case math.IsNaN(p.Beta) || math.IsInf(p.Beta, 0):
 		return errors.New("core: Policy.Beta must be a finite number")
+	case len(p.Resource) > 256 || !utf8.ValidString(p.Resource):
+		return fmt.Errorf("core: Policy.Resource %.32q... must be valid UTF-8 of at most 256 bytes", p.Resource)
 	}
 	for _, t := range p.Tags {
 		if err := validTag(t); err != nil {

@@ -27,6 +27,7 @@ type Engine struct {
 	nodes    nodeBreaker          // the breaker, when it keeps a state per node and the client is a Cluster's
 	reloaded atomic.Int64         // when the cluster's layout was last reloaded (Unix ns)
 	wait     bool                 // the client ignores context deadlines; see run
+	observed bool                 // something receives events: outcomes are timed
 
 	now  func() time.Time // injectable for tests
 	rand func() float64   // in [0, 1)
@@ -47,11 +48,12 @@ func New(cfg Config) (*Engine, error) {
 	}
 	cfg = cfg.withDefaults()
 	e := &Engine{
-		cfg:  cfg,
-		rdb:  cfg.Client,
-		wait: !honoursContext(cfg.Client),
-		now:  time.Now,
-		rand: rand.Float64,
+		cfg:      cfg,
+		rdb:      cfg.Client,
+		wait:     !honoursContext(cfg.Client),
+		observed: cfg.OnEvent != nil || cfg.Logger != nil,
+		now:      time.Now,
+		rand:     rand.Float64,
 	}
 	e.bg.init(cfg.RefreshWorkers)
 	e.pending.init()

@@ -20,6 +20,8 @@ type Key struct {
 	// planted under another key) never read each other's entries.
 	// "" means Name is the identity.
 	ID string
+
+	resource string // the lookup's Policy.Resource, for events
 }
 
 func (k Key) fingerprint() [fingerprintLen]byte {

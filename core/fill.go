@@ -148,13 +148,15 @@ func (e *Engine) fill(ctx context.Context, f *fill) (Result, error) {
 		select {
 		case <-fl.done:
 		case <-ctx.Done():
-			return Result{}, ctx.Err()
+			return Result{Status: StatusCollapsed}, ctx.Err()
 		}
 		switch {
 		case errors.Is(fl.err, errLeaderGone):
 			continue
+		case fl.err != nil && lead: // a detached fill this caller started
+			return e.staleIfError(ctx, f, fl.res.Status, fl.err)
 		case fl.err != nil:
-			return e.staleIfError(ctx, f, fl.err)
+			return e.staleIfError(ctx, f, StatusCollapsed, fl.err)
 		case !fl.shared && !lead:
 			return e.loadAlone(ctx, f)
 		}
@@ -189,7 +191,7 @@ func (e *Engine) lead(ctx context.Context, f *fill, fl *flight, key string) (Res
 			return
 		}
 		pe := &PanicError{Value: v, Stack: debug.Stack()}
-		e.emit(ctx, Event{Kind: EventLoadFailed, Key: f.k.Name, Err: pe})
+		e.emit(ctx, Event{Kind: EventLoadFailed, Resource: f.p.Resource, Key: f.k.Name, Err: pe})
 		e.flights.finish(key, fl, Result{}, false, pe)
 		panic(v)
 	}()
@@ -198,11 +200,11 @@ func (e *Engine) lead(ctx context.Context, f *fill, fl *flight, key string) (Res
 	shared = shared && !f.released
 	if err != nil && ctx.Err() != nil {
 		e.flights.finish(key, fl, Result{}, false, errLeaderGone)
-		return Result{}, ctx.Err()
+		return Result{Status: res.Status}, ctx.Err()
 	}
 	e.flights.finish(key, fl, res, shared, err)
 	if err != nil {
-		return e.staleIfError(ctx, f, err)
+		return e.staleIfError(ctx, f, res.Status, err)
 	}
 	return res, nil
 }
@@ -222,7 +224,7 @@ func (e *Engine) leadDetached(ctx context.Context, f *fill, fl *flight, key stri
 		defer func() {
 			if v := recover(); v != nil {
 				err = &PanicError{Value: v, Stack: debug.Stack()}
-				e.emit(dctx, Event{Kind: EventLoadFailed, Key: f.k.Name, Err: err})
+				e.emit(dctx, Event{Kind: EventLoadFailed, Resource: f.p.Resource, Key: f.k.Name, Err: err})
 			}
 			e.flights.finish(key, fl, res, shared, err)
 		}()
@@ -269,7 +271,7 @@ func (e *Engine) shared(ctx context.Context, f *fill) (Result, bool, error) {
 	item, took, err := e.load(ctx, f, how)
 	released = f.released // Release unlocked already
 	if err != nil {
-		return Result{}, false, err
+		return Result{Status: StatusMiss}, false, err
 	}
 	if item.NoStore || f.released {
 		return Result{Value: item.Value, Status: StatusMiss}, false, nil
@@ -279,7 +281,7 @@ func (e *Engine) shared(ctx context.Context, f *fill) (Result, bool, error) {
 	res := Result{Value: item.Value, Status: StatusMiss, Stored: stored}
 	if stored {
 		res.StoredAt, res.FreshUntil = time.UnixMilli(ent.StoredAt), time.UnixMilli(ent.FreshUntil)
-		e.emit(ctx, Event{Kind: EventFill, Key: f.k.Name, Duration: took})
+		e.emit(ctx, Event{Kind: EventFill, Resource: f.p.Resource, Key: f.k.Name, Duration: took})
 		e.storeExtra(ctx, f.p, item, took, lk.start)
 	}
 	return res, true, nil
@@ -287,14 +289,11 @@ func (e *Engine) shared(ctx context.Context, f *fill) (Result, bool, error) {
 
 // loadOnly loads without storing.
 func (e *Engine) loadOnly(ctx context.Context, f *fill, s Status, detail string) (Result, bool, error) {
-	if s == StatusBypass {
-		e.emit(ctx, Event{Kind: EventBypass, Key: f.k.Name, Detail: detail})
-	}
 	how := Fill{Status: s, Detail: detail, Fallback: e.fallback(f)}
 	how.release = e.releaser(f, nil)
 	item, _, err := e.load(ctx, f, how)
 	if err != nil {
-		return Result{}, false, err
+		return Result{Status: s, Detail: detail}, false, err
 	}
 	return Result{Value: item.Value, Status: s, Detail: detail}, !item.NoStore && !f.released, nil
 }
@@ -325,7 +324,7 @@ func (e *Engine) load(ctx context.Context, f *fill, how Fill) (Item, time.Durati
 	item, err := f.l.Load(ctx, how)
 	took := time.Since(start)
 	if err != nil {
-		e.emit(ctx, Event{Kind: EventLoadFailed, Key: f.k.Name, Duration: took, Err: err})
+		e.emit(ctx, Event{Kind: EventLoadFailed, Resource: f.p.Resource, Key: f.k.Name, Duration: took, Err: err})
 	}
 	return item, took, err
 }
@@ -335,7 +334,7 @@ func (e *Engine) load(ctx context.Context, f *fill, how Fill) (Item, time.Durati
 func (e *Engine) loadAlone(ctx context.Context, f *fill) (Result, error) {
 	item, _, err := e.load(ctx, f, Fill{Status: StatusMiss, Fallback: e.fallback(f)})
 	if err != nil {
-		return e.staleIfError(ctx, f, err)
+		return e.staleIfError(ctx, f, StatusMiss, err)
 	}
 	return Result{Value: item.Value, Status: StatusMiss}, nil
 }
@@ -347,11 +346,14 @@ func (e *Engine) fallback(f *fill) bool {
 }
 
 // staleIfError serves f's expired entry when the load failed inside its
-// stale-if-error window, else returns err.
-func (e *Engine) staleIfError(ctx context.Context, f *fill, err error) (Result, error) {
+// stale-if-error window, else returns err with s, the caller's part in
+// the fill that failed (miss, collapsed or bypass).
+func (e *Engine) staleIfError(ctx context.Context, f *fill, s Status, err error) (Result, error) {
 	if e.fallback(f) {
-		e.emit(ctx, Event{Kind: EventStaleIfError, Key: f.k.Name, Err: err})
 		return cached(f.old, StatusStaleIfError), nil
 	}
-	return Result{}, err
+	if s == 0 {
+		s = StatusMiss
+	}
+	return Result{Status: s}, err
 }

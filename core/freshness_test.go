@@ -88,7 +88,7 @@ func TestStaleIfErrorServesOldValueUntilTheWindowEnds(t *testing.T) {
 		{"fresh value is a hit", 500 * time.Millisecond, "old", StatusHit, nil},
 		{"expired value is served while the loader fails", 2 * time.Second, "old", StatusStaleIfError, nil},
 		{"still served near the window's end", 10*time.Second + 999*time.Millisecond, "old", StatusStaleIfError, nil},
-		{"not served past the window's end", 11 * time.Second, "", 0, errOrigin},
+		{"not served past the window's end: a miss that failed", 11 * time.Second, "", StatusMiss, errOrigin},
 	}
 	start := clk.Now()
 	for _, tt := range tests {

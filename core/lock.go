@@ -81,17 +81,30 @@ func (e *Engine) acquire(ctx context.Context, k Key, token string, check func([]
 	if err != nil || st.won || st.ent != nil {
 		return st, err
 	}
-	e.emit(ctx, Event{Kind: EventLockContended, Key: k.Name})
-	deadline := time.Now().Add(e.cfg.LockWait)
+	waited := time.Now()
+	contended := func(how string) {
+		e.emit(ctx, Event{Kind: EventLockContended, Resource: k.resource, Key: k.Name, Duration: time.Since(waited), Detail: how})
+	}
+	deadline := waited.Add(e.cfg.LockWait)
 	for pause := 5 * time.Millisecond; time.Now().Before(deadline); pause = min(2*pause, 100*time.Millisecond) {
 		if err := e.sleep(ctx, pause); err != nil {
+			contended("cancelled")
 			return lockState{}, err
 		}
 		st, err = e.tryLock(ctx, k, token, check)
-		if err != nil || st.won || st.ent != nil {
+		switch {
+		case err != nil:
+			contended("redis-error")
 			return st, err
+		case st.ent != nil:
+			contended("stored")
+			return st, nil
+		case st.won:
+			contended("taken")
+			return st, nil
 		}
 	}
+	contended("timeout")
 	return lockState{}, nil
 }
 
@@ -133,7 +146,7 @@ func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took tim
 	ek := e.entryKey(k.Name)
 	if stale, err := e.tagEntries(ctx, k.Name, []string{ek}, ent.Tags, ttl, start); err != nil || stale {
 		if stale {
-			e.emit(ctx, Event{Kind: EventInvalidate, Key: k.Name, Detail: "fill not stored: a tag was invalidated while it loaded"})
+			e.emit(ctx, Event{Kind: EventInvalidate, Resource: k.resource, Key: k.Name, Detail: "fill not stored: a tag was invalidated while it loaded"})
 		}
 		return ent, false
 	}
@@ -167,7 +180,7 @@ func (e *Engine) tags(ctx context.Context, k Key, p Policy, item Item) []string 
 	tags = append(tags, p.Tags...)
 	for _, t := range item.Tags {
 		if err := validTag(t); err != nil {
-			e.emit(ctx, Event{Kind: EventLoadFailed, Key: k.Name, Err: fmt.Errorf("core: Item.Tags: %w", err), Detail: "tag dropped"})
+			e.emit(ctx, Event{Kind: EventLoadFailed, Resource: k.resource, Key: k.Name, Err: fmt.Errorf("core: Item.Tags: %w", err), Detail: "tag dropped"})
 			continue
 		}
 		tags = append(tags, t)

@@ -81,7 +81,8 @@ func LookupValue[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loade
 }
 
 // lookup is the read path of Lookup and Fetch; detach runs the shared work
-// of a fill on a goroutine of the engine (Fetch).
+// of a fill on a goroutine of the engine (Fetch). It reports the lookup's
+// outcome, unless l's caller does (OutcomeReporter).
 func lookup[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, decode func([]byte) (T, error), detach bool) (T, Result, error) {
 	var zero T
 	if err := p.Validate(); err != nil {
@@ -90,56 +91,69 @@ func lookup[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, de
 	if err := validName(k.Name); err != nil {
 		return zero, Result{}, err
 	}
+	k.resource = p.Resource
+	if _, own := l.(OutcomeReporter); own || !e.observed {
+		return find(ctx, e, k, p, l, decode, detach)
+	}
+	start := time.Now()
+	v, res, err := find(ctx, e, k, p, l, decode, detach)
+	e.emit(ctx, Event{Kind: res.Status.Event(), Resource: p.Resource, Key: k.Name,
+		Duration: time.Since(start), Err: err, Detail: res.Detail})
+	return v, res, err
+}
+
+// find reads k, serves its entry if it may, and fills it if not.
+func find[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, decode func([]byte) (T, error), detach bool) (T, Result, error) {
+	var zero T
 	ent, v, err := read(ctx, e, k, decode)
 	if err != nil {
 		if ctx.Err() != nil {
-			return zero, Result{}, ctx.Err()
+			return zero, Result{Status: StatusBypass, Detail: "cancelled"}, ctx.Err()
 		}
-		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, bypass: bypassDetail(err)}, decode)
+		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, bypass: bypassDetail(err)}, decode, "")
 	}
 	if e.pending.n.Load() > 0 {
 		e.pending.nudge() // Redis answers: replay now
 		if e.pending.blocks(k.Name, tagsOf(ent)) {
-			e.emit(ctx, Event{Kind: EventMiss, Key: k.Name, Detail: "invalidation-pending"})
-			return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, bypass: "invalidation-pending"}, decode)
+			return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, bypass: "invalidation-pending"}, decode, "")
 		}
 	}
 	now := e.now()
 	if ent != nil && e.suspect(ctx, e.entryKey(k.Name), ent, now.UnixMilli()) {
 		// Stored before Redis came back: another instance may still be
 		// replaying a write's invalidation that could not reach Redis.
-		e.emit(ctx, Event{Kind: EventMiss, Key: k.Name, Detail: "recovering"})
-		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach}, decode)
+		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach}, decode, "recovering")
 	}
 	switch {
 	case ent == nil:
-		e.emit(ctx, Event{Kind: EventMiss, Key: k.Name})
-		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach}, decode)
+		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach}, decode, "")
 	case now.UnixMilli() < ent.FreshUntil:
 		if e.refreshDue(ent, p, now) {
 			e.refresh(ctx, k, p, l, ent.StoredAt)
 		}
-		e.emit(ctx, Event{Kind: EventHit, Key: k.Name})
 		return v, cached(ent, StatusHit), nil
 	case now.UnixMilli() < ent.StaleUntil:
 		e.refresh(ctx, k, p, l, ent.StoredAt)
-		e.emit(ctx, Event{Kind: EventStale, Key: k.Name})
 		return v, cached(ent, StatusStale), nil
 	}
-	e.emit(ctx, Event{Kind: EventMiss, Key: k.Name, Detail: "expired"})
-	return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, old: ent}, decode)
+	return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, old: ent}, decode, "expired")
 }
 
-// filled runs f and decodes its result for the caller.
-func filled[T any](ctx context.Context, e *Engine, f *fill, decode func([]byte) (T, error)) (T, Result, error) {
+// filled runs f and decodes its result for the caller; why says why the
+// entry could not be served, for a miss. On an error, the Result holds
+// only the Status: whether this caller loaded or waited.
+func filled[T any](ctx context.Context, e *Engine, f *fill, decode func([]byte) (T, error), why string) (T, Result, error) {
 	var zero T
 	res, err := e.fill(ctx, f)
+	if res.Status == StatusMiss && res.Detail == "" {
+		res.Detail = why
+	}
 	if err != nil {
-		return zero, Result{}, err
+		return zero, Result{Status: res.Status, Detail: res.Detail}, err
 	}
 	v, err := decode(res.Value)
 	if err != nil {
-		return zero, Result{}, fmt.Errorf("core: decode loaded value: %w", err)
+		return zero, Result{Status: res.Status, Detail: res.Detail}, fmt.Errorf("core: decode loaded value: %w", err)
 	}
 	return v, res, nil
 }
@@ -211,7 +225,7 @@ func parse[T any](ctx context.Context, e *Engine, k Key, raw []byte, decode func
 	}
 	v, err := decode(ent.Value)
 	if err != nil {
-		e.emit(ctx, Event{Kind: EventCorrupt, Key: k.Name, Err: fmt.Errorf("%w: value: %v", errCorrupt, err)})
+		e.emit(ctx, Event{Kind: EventCorrupt, Resource: k.resource, Key: k.Name, Err: fmt.Errorf("%w: value: %v", errCorrupt, err)})
 		var zero T
 		return nil, zero, nil
 	}
@@ -229,7 +243,7 @@ func (e *Engine) parseEntry(ctx context.Context, k Key, raw []byte, check func([
 	}
 	if err != nil {
 		if !quiet {
-			e.emit(ctx, Event{Kind: EventCorrupt, Key: k.Name, Err: err})
+			e.emit(ctx, Event{Kind: EventCorrupt, Resource: k.resource, Key: k.Name, Err: err})
 		}
 		return nil
 	}

@@ -19,19 +19,19 @@ func (e *Engine) refresh(ctx context.Context, k Key, p Policy, l Loader, seen in
 	skipped := e.bg.goRefreshMany([]string{k.Name}, func() func([]string) {
 		reload := l.Reload()
 		return func([]string) {
-			defer e.recoverRefresh(detached, k.Name)
+			defer e.recoverRefresh(detached, k.resource, k.Name)
 			e.runRefresh(detached, k, p, reload, seen)
 		}
 	})
 	if skipped != "" && skipped != "running" {
-		e.emit(ctx, Event{Kind: EventRefreshSkipped, Key: k.Name, Detail: skipped})
+		e.emit(ctx, Event{Kind: EventRefreshSkipped, Resource: k.resource, Key: k.Name, Detail: skipped})
 	}
 }
 
 // recoverRefresh reports a refresh that panicked.
-func (e *Engine) recoverRefresh(ctx context.Context, key string) {
+func (e *Engine) recoverRefresh(ctx context.Context, resource, key string) {
 	if v := recover(); v != nil {
-		e.emit(ctx, Event{Kind: EventRefreshFailed, Key: key, Err: &PanicError{Value: v, Stack: debug.Stack()}})
+		e.emit(ctx, Event{Kind: EventRefreshFailed, Resource: resource, Key: key, Err: &PanicError{Value: v, Stack: debug.Stack()}})
 	}
 }
 
@@ -48,7 +48,7 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func
 	case err != nil:
 		return // reported by call
 	case !lk.won:
-		e.emit(ctx, Event{Kind: EventRefreshSkipped, Key: k.Name, Detail: "locked"})
+		e.emit(ctx, Event{Kind: EventRefreshSkipped, Resource: k.resource, Key: k.Name, Detail: "locked"})
 		return
 	case lk.ent != nil && lk.ent.StoredAt > seen && !e.refreshDue(lk.ent, p, e.now()):
 		e.unlock(ctx, k, token) // another instance refreshed it already
@@ -65,18 +65,18 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func
 	took := time.Since(start)
 	switch {
 	case err != nil:
-		e.emit(ctx, Event{Kind: EventRefreshFailed, Key: k.Name, Duration: took, Err: err})
+		e.emit(ctx, Event{Kind: EventRefreshFailed, Resource: k.resource, Key: k.Name, Duration: took, Err: err})
 		return
 	case item.NoStore:
-		e.emit(ctx, Event{Kind: EventRefreshFailed, Key: k.Name, Duration: took, Err: errRefreshNoStore})
+		e.emit(ctx, Event{Kind: EventRefreshFailed, Resource: k.resource, Key: k.Name, Duration: took, Err: errRefreshNoStore})
 		return
 	}
 	if _, released = e.store(ctx, k, p, item, took, token, lk.start); !released {
-		e.emit(ctx, Event{Kind: EventRefreshFailed, Key: k.Name, Duration: took, Err: errNotStored})
+		e.emit(ctx, Event{Kind: EventRefreshFailed, Resource: k.resource, Key: k.Name, Duration: took, Err: errNotStored})
 		return
 	}
 	e.storeExtra(ctx, p, item, took, lk.start)
-	e.emit(ctx, Event{Kind: EventRefreshOK, Key: k.Name, Duration: took})
+	e.emit(ctx, Event{Kind: EventRefreshOK, Resource: k.resource, Key: k.Name, Duration: took})
 }
 
 var errRefreshNoStore = errors.New("core: refresh loaded a value marked not to be stored")
@@ -91,12 +91,12 @@ func (e *Engine) refreshMany(ctx context.Context, keys []string, p Policy, load 
 	detached := context.WithoutCancel(ctx)
 	skipped := e.bg.goRefreshMany(keys, func() func([]string) {
 		return func(claimed []string) {
-			defer e.recoverRefresh(detached, "")
+			defer e.recoverRefresh(detached, p.Resource, "")
 			e.runRefreshMany(detached, claimed, p, load)
 		}
 	})
 	if skipped != "" && skipped != "running" {
-		e.emit(ctx, Event{Kind: EventRefreshSkipped, Detail: skipped})
+		e.emit(ctx, Event{Kind: EventRefreshSkipped, Resource: p.Resource, Detail: skipped})
 	}
 }
 
@@ -113,11 +113,11 @@ func (e *Engine) runRefreshMany(parent context.Context, keys []string, p Policy,
 	items, err := callMany(func() (map[string][]byte, error) { return load(ctx, won) })
 	took := time.Since(start)
 	if err != nil {
-		e.emit(ctx, Event{Kind: EventRefreshFailed, Duration: took, Err: err, Detail: fmt.Sprintf("batch of %d", len(won))})
+		e.emit(ctx, Event{Kind: EventRefreshFailed, Resource: p.Resource, Duration: took, Err: err, Detail: fmt.Sprintf("batch of %d", len(won))})
 		return
 	}
 	e.storeMany(ctx, p, items, start, took)
-	e.emit(ctx, Event{Kind: EventRefreshOK, Duration: took, Detail: fmt.Sprintf("batch of %d", len(items))})
+	e.emit(ctx, Event{Kind: EventRefreshOK, Resource: p.Resource, Duration: took, Detail: fmt.Sprintf("batch of %d", len(items))})
 }
 
 // lockMany tries the locks of keys in pipelines and returns those it took.

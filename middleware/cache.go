@@ -64,44 +64,100 @@ var ErrHandlerPanicked = errors.New("middleware: the handler of the fill this re
 // refreshes. Serve returns the error the chain returned, untouched, for
 // the framework to render; ErrHandlerPanicked; or the context's error when
 // the client left. Redis trouble is never an error: the request then goes
-// to the handler.
+// to the handler. The outcome event names r.Pattern (set by net/http's
+// ServeMux) as the resource, unless the Config names one.
 func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next Next, refresh Runner) error {
+	return c.ServeRoute(w, r, r.Pattern, next, refresh)
+}
+
+// ServeRoute is Serve for a request the router matched to route, the
+// pattern it was registered with (gin's FullPath, echo's Path): the
+// resource of its outcome event, unless the Config names one.
+func (c *Cache) ServeRoute(w http.ResponseWriter, r *http.Request, route string, next Next, refresh Runner) error {
+	o := outcome{resource: c.cfg.Resource}
+	if o.resource == "" {
+		o.resource = route
+	}
+	if !c.engine.Observed() {
+		return c.serve(w, r, next, refresh, &o)
+	}
+	start, returned := time.Now(), false
+	defer func() { // also when the handler panics, up through the fill
+		if !returned {
+			o.err = errPanicked
+		}
+		if o.kind != 0 {
+			c.engine.Report(r.Context(), core.Event{Kind: o.kind, Resource: o.resource, Key: o.key,
+				Duration: time.Since(start), Err: o.err, Detail: o.detail})
+		}
+	}()
+	err := c.serve(w, r, next, refresh, &o)
+	returned = true
+	return err
+}
+
+var errPanicked = errors.New("middleware: the handler panicked")
+
+// outcome is what became of one request, for its event: exactly one per
+// request the cache applies to, whatever lookups it took.
+type outcome struct {
+	resource string         // the Config's, else the route's
+	kind     core.EventKind // 0: the cache does not apply (an unsafe method)
+	key      string
+	detail   string
+	err      error
+}
+
+func (o *outcome) set(res core.Result, err error) {
+	o.kind, o.detail, o.err = res.Status.Event(), res.Detail, err
+}
+
+func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next Next, refresh Runner, o *outcome) error {
 	if reason := c.bypassReason(r); reason != "" {
-		return c.pass(w, r, next, reason)
+		return c.pass(w, r, next, reason, o)
 	}
 	tenant := ""
 	if c.cfg.Tenant != nil {
 		t, ok := c.cfg.Tenant(r)
 		if !ok || !keyfunc.ValidTenant(t) {
-			return c.pass(w, r, next, "tenant")
+			return c.pass(w, r, next, "tenant", o)
 		}
 		tenant = t
 	}
 	base, err := c.cfg.Key.Key(r, tenant)
 	if err != nil {
-		return c.pass(w, r, next, "key")
+		return c.pass(w, r, next, "key", o)
 	}
+	o.key = base.Name
 	if c.passes.has(base.Name) {
-		return c.pass(w, r, next, "uncacheable")
+		return c.pass(w, r, next, "uncacheable", o)
 	}
 	vary := c.varies.get(base.Name)
 	for range 2 { // the base key, then at most one variant
 		key := base
 		if len(vary) > 0 {
 			if !varyBounded(r, vary) {
-				return c.pass(w, r, next, "vary-value")
+				return c.pass(w, r, next, "vary-value", o)
 			}
 			if key, err = c.cfg.Key.Key(r, tenant, vary...); err != nil {
-				return c.pass(w, r, next, "key")
+				return c.pass(w, r, next, "key", o)
 			}
 		}
 		l := &load{c: c, w: w, r: r, next: next, refresh: refresh, tenant: tenant, base: base.Name, vary: vary}
-		got, res, err := core.LookupValue(r.Context(), c.engine, core.Key{Name: key.Name, ID: key.ID}, c.cfg.Policy, l, decodeStored)
+		o.kind = core.EventMiss // until the lookup says otherwise: its fill's handler may panic
+		p := c.cfg.Policy
+		p.Resource = o.resource // for the steps' events: fills, refreshes, lock waits
+		got, res, err := core.LookupValue(r.Context(), c.engine, core.Key{Name: key.Name, ID: key.ID}, p, l, decodeStored)
+		o.key = key.Name
+		o.set(res, err)
 		switch {
 		case l.fw != nil:
+			if res.Status != core.StatusStaleIfError && l.fill.Detail != "" && o.detail == "" {
+				o.detail = l.fill.Detail
+			}
 			return l.served(got, res, err)
 		case err != nil:
-			return c.failed(w, r, next, err)
+			return c.failed(w, r, next, err, o)
 		case got.vary == nil:
 			var age time.Duration
 			if res.Status == core.StatusHit || res.Status == core.StatusStale || res.Status == core.StatusStaleIfError {
@@ -110,18 +166,19 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next Next, refresh
 			got.resp.write(w, r, c.cacheStatus(res), age)
 			return nil
 		case len(vary) > 0:
-			return c.pass(w, r, next, "vary") // a marker under a variant key: changed under us
+			return c.pass(w, r, next, "vary", o) // a marker under a variant key: changed under us
 		}
 		c.varies.put(base.Name, got.vary)
 		vary = got.vary
 	}
-	return c.pass(w, r, next, "vary")
+	return c.pass(w, r, next, "vary", o)
 }
 
 // pass runs next on the request's own writer, without the cache.
-func (c *Cache) pass(w http.ResponseWriter, r *http.Request, next Next, reason string) error {
+func (c *Cache) pass(w http.ResponseWriter, r *http.Request, next Next, reason string, o *outcome) error {
 	if reason != "method" {
 		w.Header().Set("Cache-Status", c.cfg.Name+"; fwd=bypass; detail="+reason)
+		o.kind, o.detail, o.err = core.EventBypass, reason, nil
 	}
 	if tags := c.cfg.TagsHeader; tags != "" { // the tags header is for the cache, never for clients
 		h := w.Header()
@@ -135,7 +192,7 @@ func (c *Cache) pass(w http.ResponseWriter, r *http.Request, next Next, reason s
 
 // failed answers a request whose lookup failed without running the
 // handler itself: it waited on a fill that failed.
-func (c *Cache) failed(w http.ResponseWriter, r *http.Request, next Next, err error) error {
+func (c *Cache) failed(w http.ResponseWriter, r *http.Request, next Next, err error, o *outcome) error {
 	var he *handlerError
 	var oe *originError
 	var pe *core.PanicError
@@ -152,7 +209,7 @@ func (c *Cache) failed(w http.ResponseWriter, r *http.Request, next Next, err er
 	case r.Context().Err() != nil:
 		return err // the client left: nothing to write
 	}
-	return c.pass(w, r, next, "error")
+	return c.pass(w, r, next, "error", o)
 }
 
 // handlerError carries an error the handler chain returned.

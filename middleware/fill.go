@@ -50,6 +50,11 @@ func (l *load) Load(_ context.Context, f core.Fill) (core.Item, error) {
 	return item, err
 }
 
+// ReportsOutcome tells the engine that Serve reports the request's
+// outcome: a request may take two lookups (a Vary marker, then its
+// variant), or none.
+func (*load) ReportsOutcome() {}
+
 // Reload copies the request for a background refresh.
 func (l *load) Reload() func(ctx context.Context) (core.Item, error) {
 	snap := l.c.snapshot(l.r, l.tenant, l.vary)

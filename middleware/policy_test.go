@@ -289,7 +289,7 @@ func TestPassKeepsTheTagsHeaderFromClients(t *testing.T) {
 		w.WriteHeader(http.StatusEarlyHints)
 		w.WriteHeader(http.StatusOK)
 		return ErrNoStore
-	}, "skipped")
+	}, "skipped", new(outcome))
 	if err != nil {
 		t.Fatalf("pass = %v, want nil for ErrNoStore", err)
 	}

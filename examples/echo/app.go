@@ -47,9 +47,9 @@ func (c *catalog) forTenant(t string) map[int]product {
 	return m
 }
 
-// newApp returns the API, caching through engine and logging client
-// requests to logw.
-func newApp(engine *core.Engine, logw io.Writer) (*echo.Echo, error) {
+// newApp returns the API, caching through engine, logging client
+// requests to logw, with metrics served at /metrics.
+func newApp(engine *core.Engine, logw io.Writer, metrics http.Handler) (*echo.Echo, error) {
 	db := &catalog{tenant: make(map[string]map[int]product)}
 
 	// Tenant-scoped routes: a request without exactly one valid X-Tenant
@@ -85,6 +85,7 @@ func newApp(engine *core.Engine, logw io.Writer) (*echo.Echo, error) {
 	}
 
 	e := echo.New()
+	e.GET("/metrics", echo.WrapHandler(metrics))
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(logw)
 	e.Use(logRequests(log.New(logw, "", log.LstdFlags)))

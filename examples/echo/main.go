@@ -24,9 +24,9 @@ import (
 )
 
 func main() {
-	engine, stop := exampleapp.Engine("echo")
+	engine, metrics, stop := exampleapp.Engine("echo")
 	defer stop() // waits for background refreshes
-	app, err := newApp(engine, os.Stdout)
+	app, err := newApp(engine, os.Stdout, metrics)
 	if err != nil {
 		log.Fatal(err)
 	}

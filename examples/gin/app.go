@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,10 +45,12 @@ func (d *directory) forTenant(t string) map[string]user {
 	return m
 }
 
-// newApp returns the API, caching through engine.
-func newApp(engine *core.Engine) (*gin.Engine, error) {
+// newApp returns the API, caching through engine, with metrics served at
+// /metrics.
+func newApp(engine *core.Engine, metrics http.Handler) (*gin.Engine, error) {
 	db := &directory{tenant: make(map[string]map[string]user)}
 	r := gin.New()
+	r.GET("/metrics", gin.WrapH(metrics)) // registered before Use: no tenant needed
 	// Middleware before the cache runs once for every client request, hits
 	// included, and for each background refresh, which carries X-Tenant
 	// (gincache.IsRefresh tells one apart).
@@ -77,6 +80,28 @@ func newApp(engine *core.Engine) (*gin.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	// A greeting in the client's language. The response names
+	// Accept-Language in Vary, so each language gets an entry of its own
+	// under the route's key. It is fresh for 2 s, then served stale for a
+	// minute while one background refresh replaces it.
+	greetingCache, err := gincache.New(engine, gincache.Config{
+		Policy:       core.Policy{TTL: 2 * time.Second, StaleWhileRevalidate: time.Minute},
+		Key:          gincache.KeySpec{Resource: "greeting", Query: []string{}},
+		TenantHeader: "X-Tenant",
+		Router:       r,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.GET("/greeting", greetingCache, func(c *gin.Context) {
+		c.Header("Vary", "Accept-Language")
+		hello := "Hello"
+		if strings.HasPrefix(c.GetHeader("Accept-Language"), "fr") {
+			hello = "Bonjour"
+		}
+		c.JSON(http.StatusOK, gin.H{"greeting": hello, "at": time.Now().UTC().Format(time.RFC3339Nano)})
+	})
 
 	r.GET("/users/:id", userCache, func(c *gin.Context) {
 		tenant, id := c.GetHeader("X-Tenant"), c.Param("id")

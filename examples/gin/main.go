@@ -24,9 +24,9 @@ import (
 
 func main() {
 	gin.SetMode(gin.ReleaseMode)
-	engine, stop := exampleapp.Engine("gin")
+	engine, metrics, stop := exampleapp.Engine("gin")
 	defer stop() // waits for background refreshes
-	app, err := newApp(engine)
+	app, err := newApp(engine, metrics)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func newServer(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = engine.Close(context.Background()) })
-	app, err := newApp(engine)
+	app, err := newApp(engine, http.NotFoundHandler())
 	if err != nil {
 		t.Fatal(err)
 	}

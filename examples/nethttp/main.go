@@ -59,8 +59,9 @@ func (c *catalog) forTenant(t string) map[int]product {
 	return m
 }
 
-// newApp returns the API, caching through engine.
-func newApp(engine *core.Engine) (http.Handler, error) {
+// newApp returns the API, caching through engine, with metrics served at
+// /metrics.
+func newApp(engine *core.Engine, metrics http.Handler) (http.Handler, error) {
 	db := &catalog{tenant: make(map[string]map[int]product)}
 
 	// Tenant-scoped routes: a request without exactly one valid X-Tenant
@@ -97,6 +98,7 @@ func newApp(engine *core.Engine) (http.Handler, error) {
 	}
 
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
 	mux.Handle("GET /products/{id}", productCache(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tenant, id, ok := tenantAndID(w, r)
 		if !ok {
@@ -198,9 +200,9 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func main() {
-	engine, stop := exampleapp.Engine("nethttp")
+	engine, metrics, stop := exampleapp.Engine("nethttp")
 	defer stop() // waits for background refreshes
-	app, err := newApp(engine)
+	app, err := newApp(engine, metrics)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -17,10 +17,14 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/swrcache/swrcache/breaker"
 	"github.com/swrcache/swrcache/core"
+	"github.com/swrcache/swrcache/promcache"
 )
 
 // Redis returns a client for REDIS_URL, else for 127.0.0.1:6379, else for
@@ -59,25 +63,43 @@ func Redis() (redis.UniversalClient, func()) {
 
 // Engine builds an engine with the default breaker on Redis(), under a
 // namespace of its own per run (so an earlier run's entries in a shared
-// Redis never show up; they expire on their own), and a function that
-// waits for its background refreshes and closes everything.
-func Engine(name string) (*core.Engine, func()) {
+// Redis never show up; they expire on their own), with its metrics; the
+// handler serves them for Prometheus to scrape at /metrics. The function
+// waits for background refreshes and closes everything.
+func Engine(name string) (*core.Engine, http.Handler, func()) {
 	rdb, closeRedis := Redis()
 	br, err := breaker.New(breaker.DefaultConfig())
 	if err != nil {
 		log.Fatal(err)
 	}
-	e, err := core.New(core.Config{Client: rdb, Breaker: br,
+	reg, hook, err := Metrics(rdb)
+	if err != nil {
+		log.Fatal(err)
+	}
+	e, err := core.New(core.Config{Client: rdb, Breaker: br, OnEvent: hook,
 		Namespace: fmt.Sprintf("swr-example:%s:%d:", name, time.Now().UnixNano())})
 	if err != nil {
 		log.Fatal(err)
 	}
-	return e, func() {
+	return e, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = e.Close(ctx)
 		closeRedis()
 	}
+}
+
+// Metrics returns a registry holding the Go runtime and process metrics
+// and swrcache's (with the Redis server gauges of rdb), and the engine
+// hook that feeds them.
+func Metrics(rdb redis.UniversalClient) (*prometheus.Registry, func(context.Context, core.Event), error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := promcache.New(promcache.Config{Registerer: reg, Redis: rdb})
+	if err != nil {
+		return nil, nil, err
+	}
+	return reg, m.Hook, nil
 }
 
 // Serve listens on ADDR (default 127.0.0.1:8080), prints the lines that
