@@ -81,5 +81,12 @@
 //
 // The engine never logs on its own. Everything it does is reported to
 // Config.OnEvent, and to Config.Logger when one is set, so metrics and
-// logs can be added without touching it.
+// logs can be added without touching it: the promcache, otelcache and
+// slogcache packages are such hooks, combined with Hooks. Every lookup
+// ends with exactly one outcome event (EventKind.Outcome: hit, stale,
+// stale-if-error, miss, collapsed, bypass), timed and named by
+// Policy.Resource; the steps inside it (fills, lock waits, refreshes,
+// Redis errors) are events of their own. A layer that makes several
+// lookups for one request reports its outcome itself: its Loader is an
+// OutcomeReporter, and it calls Engine.Report.
 package core

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,5 +208,25 @@ swrcache_redis_up{node="` + ln.Addr().String() + `"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "swrcache_redis_up", "swrcache_redis_memory_used_bytes"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// On a Cluster, every master is read: one node label each.
+func TestRedisGaugesCoverEveryMasterOfACluster(t *testing.T) {
+	if !redistest.IsCluster(t) {
+		t.Skip("runs on a Redis Cluster (SWRCACHE_REDIS_CLUSTER)")
+	}
+	cc := redistest.Client(t).(*redis.ClusterClient)
+	var n atomic.Int32 // ForEachMaster calls its function on a goroutine per master
+	if err := cc.ForEachMaster(context.Background(), func(context.Context, *redis.Client) error { n.Add(1); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	masters := int(n.Load())
+	_, reg := newMetrics(t, promcache.Config{Redis: cc})
+	if n := testutil.CollectAndCount(reg, "swrcache_redis_up"); n != masters || masters < 3 {
+		t.Fatalf("%d up series for %d masters", n, masters)
+	}
+	if n := testutil.CollectAndCount(reg, "swrcache_redis_max_clients"); n != masters {
+		t.Fatalf("%d maxclients series for %d masters", n, masters)
 	}
 }
