@@ -119,21 +119,30 @@ var errCorrupt = errors.New("core: corrupt entry")
 // aliases raw, which must not be modified afterwards. Unknown fields are
 // skipped, so a later version may add fields without a format bump.
 func decodeEntry(raw []byte, k Key) (*entry, error) {
+	e, err := parseEnvelope(raw)
+	if err != nil {
+		return nil, err
+	}
+	if fp := k.fingerprint(); !bytes.Equal(e.Fingerprint, fp[:]) {
+		return nil, fmt.Errorf("%w: fingerprint does not match the key", errCorrupt)
+	}
+	return e, nil
+}
+
+// parseEnvelope decodes raw as an entry of this format version, with
+// consistent times, for any key.
+func parseEnvelope(raw []byte) (*entry, error) {
 	if len(raw) < 3 || raw[0] != magic[0] || raw[1] != magic[1] {
 		return nil, fmt.Errorf("%w: not a swrcache entry", errCorrupt)
 	}
 	if raw[2] != formatVersion {
-		return nil, fmt.Errorf("%w: format version %d, want %d", errCorrupt, raw[2], formatVersion)
+		return nil, fmt.Errorf("%w: format version %d, this build reads %d", errCorrupt, raw[2], formatVersion)
 	}
 	e, err := parseFields(raw[3:])
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
-	fp := k.fingerprint()
-	switch {
-	case !bytes.Equal(e.Fingerprint, fp[:]):
-		return nil, fmt.Errorf("%w: fingerprint does not match the key", errCorrupt)
-	case e.StoredAt <= 0 || e.FreshUntil < e.StoredAt || e.StaleUntil < e.FreshUntil || e.ErrorUntil < e.FreshUntil:
+	if e.StoredAt <= 0 || e.FreshUntil < e.StoredAt || e.StaleUntil < e.FreshUntil || e.ErrorUntil < e.FreshUntil {
 		return nil, fmt.Errorf("%w: inconsistent times", errCorrupt)
 	}
 	return e, nil

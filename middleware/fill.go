@@ -36,10 +36,13 @@ type load struct {
 }
 
 // Load runs the rest of the chain for l's request, as a fill.
-func (l *load) Load(_ context.Context, f core.Fill) (core.Item, error) {
+func (l *load) Load(ctx context.Context, f core.Fill) (core.Item, error) {
 	l.fill = f
 	l.fw = newFillWriter(l.w, l)
 	req := l.c.fillRequest(l.r)
+	if ctx != req.Context() { // the request's, with the fill's span (Config.OnWork)
+		req = req.WithContext(ctx)
+	}
 	l.err = l.next(l.fw, req)
 	l.fw.finish(l.err)
 	if err := l.r.Context().Err(); err != nil {
@@ -175,6 +178,12 @@ func (c *Cache) item(fw *fillWriter, req *http.Request, chainErr error, tenant, 
 		}
 		item.Extra = []core.Extra{{Key: core.Key{Name: vkey.Name, ID: vkey.ID}, Value: value}}
 		item.Value = encodeMarker(extra)
+	}
+	if len(vary) > 0 || len(item.Extra) > 0 {
+		// A variant (or a marker and its first variant): tag it with its
+		// base key, so that invalidating a URL reaches every variant,
+		// whose keys no one can derive from the URL (see VaryTag).
+		item.Tags = append(item.Tags, VaryTag(base))
 	}
 	return item, "", nil
 }
