@@ -87,9 +87,11 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 // fillMany loads the missing keys with one loader call and stores them.
 func fillMany[T any](ctx context.Context, e *Engine, missing []string, p Policy,
 	load func(ctx context.Context, missing []string) (map[string]T, error), olds map[string]*entry, out map[string]T, o *outcomes) error {
+	wctx, end := e.startWork(ctx, Work{Kind: WorkFill, Resource: p.Resource, Keys: len(missing)})
 	start := time.Now()
-	vals, err := callMany(func() (map[string]T, error) { return load(ctx, missing) })
+	vals, err := callMany(func() (map[string]T, error) { return load(wctx, missing) })
 	took := time.Since(start)
+	end(err)
 	if err != nil {
 		e.emit(ctx, Event{Kind: EventLoadFailed, Resource: p.Resource, Duration: took, Err: err, Detail: fmt.Sprintf("batch of %d", len(missing))})
 		return staleManyIfError(ctx, e, missing, olds, out, err, o)
@@ -111,6 +113,7 @@ func fillMany[T any](ctx context.Context, e *Engine, missing []string, p Policy,
 		items[key] = b
 	}
 	e.storeMany(ctx, p, items, start, took)
+	e.emit(ctx, Event{Kind: EventFill, Resource: p.Resource, Duration: took, Detail: fmt.Sprintf("batch of %d", len(missing))})
 	return nil
 }
 

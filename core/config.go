@@ -60,9 +60,20 @@ type Config struct {
 	// Codec encodes the values of Fetch and FetchMany. nil means msgpack.
 	Codec Codec
 
-	// OnEvent receives every event (see Event). It runs on the caller's
-	// goroutine and must not block. nil means no hook.
+	// OnEvent receives every event (see Event); Hooks combines several. It
+	// runs on the goroutine of the work it reports and must not block. A
+	// panic in it is stopped there (and logged with Logger): it never
+	// reaches the caller nor counts as the loader's. nil means no hook.
 	OnEvent func(ctx context.Context, e Event)
+
+	// OnWork, when set, is called as the engine starts a load: a fill's
+	// loader call or a background refresh (see Work). It returns the
+	// context the load runs on, one that carries a tracing span say, and
+	// the function the engine calls with the load's error when it ends.
+	// otelcache's Tracer.Work is one: the loader's own spans then nest
+	// under the fill's, and a refresh gets a trace of its own. nil means
+	// none.
+	OnWork func(ctx context.Context, w Work) (context.Context, func(err error))
 
 	// Logger, when set, logs failures at Warn and everything else at Debug.
 	// nil means the engine never logs.
@@ -163,11 +174,11 @@ type Policy struct {
 	// InvalidateTags can remove them together.
 	Tags []string
 
-	// Resource names what this policy caches, such as a route
-	// ("GET /products/{id}") or a data set ("user-profile"), in its events,
+	// Resource names what this policy caches, such as a data set
+	// ("user-profile") or a route ("GET /products/{id}"), in its events,
 	// and so in metrics, spans and logs. It must come from code, never from
-	// a request: metrics keep a series per resource. "" means unnamed (the
-	// HTTP adapters then use the route's pattern).
+	// a request: metrics keep a series per resource. "" means unnamed; the
+	// HTTP layer uses the route's Key.Resource.
 	Resource string
 }
 

@@ -164,10 +164,12 @@ func (k EventKind) failure() bool {
 	return false
 }
 
-// emit reports ev to the hook and the logger.
+// emit reports ev to the hook and the logger. A hook that panics is the
+// hook's bug, never the caller's: the panic stops here, and is logged at
+// Error when there is a logger.
 func (e *Engine) emit(ctx context.Context, ev Event) {
 	if e.cfg.OnEvent != nil {
-		e.cfg.OnEvent(ctx, ev)
+		e.hook(ctx, ev)
 	}
 	if l := e.cfg.Logger; l != nil {
 		level := slog.LevelDebug
@@ -177,11 +179,27 @@ func (e *Engine) emit(ctx context.Context, ev Event) {
 		if !l.Enabled(ctx, level) {
 			return
 		}
-		l.LogAttrs(ctx, level, "swrcache "+ev.Kind.String(),
-			slog.String("resource", ev.Resource), slog.String("key", ev.Key), slog.Duration("duration", ev.Duration),
-			slog.Any("err", ev.Err), slog.String("detail", ev.Detail),
-			slog.String("from", ev.From), slog.String("to", ev.To))
+		attrs := []slog.Attr{slog.String("resource", ev.Resource), slog.String("key", ev.Key)}
+		if ev.Duration != 0 {
+			attrs = append(attrs, slog.Duration("duration", ev.Duration))
+		}
+		if ev.Err != nil {
+			attrs = append(attrs, slog.Any("err", ev.Err))
+		}
+		if ev.Detail != "" {
+			attrs = append(attrs, slog.String("detail", ev.Detail))
+		}
+		if ev.From != "" || ev.To != "" {
+			attrs = append(attrs, slog.String("from", ev.From), slog.String("to", ev.To))
+		}
+		l.LogAttrs(ctx, level, "swrcache "+ev.Kind.String(), attrs...)
 	}
+}
+
+// hook calls Config.OnEvent, stopping its panic.
+func (e *Engine) hook(ctx context.Context, ev Event) {
+	defer e.recoverHook(ctx, "OnEvent")
+	e.cfg.OnEvent(ctx, ev)
 }
 
 // Hooks returns one OnEvent hook that calls each of fns in turn, skipping

@@ -320,9 +320,18 @@ func (e *Engine) releaser(f *fill, unlock func()) func() {
 
 // load calls the loader and reports a failure.
 func (e *Engine) load(ctx context.Context, f *fill, how Fill) (Item, time.Duration, error) {
+	wctx, end := e.startWork(ctx, Work{Kind: WorkFill, Resource: f.p.Resource, Key: f.k.Name, Keys: 1})
+	ended := false
+	defer func() {
+		if !ended {
+			end(errLoadPanicked)
+		}
+	}()
 	start := time.Now()
-	item, err := f.l.Load(ctx, how)
+	item, err := f.l.Load(wctx, how)
 	took := time.Since(start)
+	ended = true
+	end(err)
 	if err != nil {
 		e.emit(ctx, Event{Kind: EventLoadFailed, Resource: f.p.Resource, Key: f.k.Name, Duration: took, Err: err})
 	}

@@ -3,12 +3,15 @@ package core
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/swrcache/swrcache/internal/redistest"
+	"github.com/swrcache/swrcache/internal/syncbuf"
 )
 
 // outcomes returns the outcome events r saw, in order.
@@ -127,5 +130,46 @@ func TestFetchManyReportsAnOutcomePerKey(t *testing.T) {
 	}
 	if byKind[EventMiss] != 4 || byKind[EventHit] != 2 || len(byKind) != 2 {
 		t.Fatalf("outcomes %v, want 4 misses (a, b, c, gone) and 2 hits", byKind)
+	}
+	if fills := rec.all(EventFill); len(fills) != 2 || fills[0].Resource != "users" || fills[0].Duration <= 0 {
+		t.Fatalf("fill steps %+v, want one per batch load", fills)
+	}
+}
+
+// A hook that panics, on every event and at every load's start, is the
+// hook's bug: lookups, fills and background refreshes go on, the panic is
+// logged, and no loader is blamed for it.
+func TestPanickingHooksNeverReachTheCaller(t *testing.T) {
+	var logs syncbuf.Buffer
+	e := newEngine(t, redistest.Client(t), redistest.Prefix(t), func(c *Config) {
+		c.OnEvent = func(context.Context, Event) { panic("hook bug") }
+		c.OnWork = func(context.Context, Work) (context.Context, func(error)) { panic("work hook bug") }
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelError}))
+	})
+	clk := newClock()
+	SetClock(e, clk.Now)
+	p := Policy{TTL: time.Second, StaleWhileRevalidate: time.Minute, RefreshAhead: -1}
+	var loads atomic.Int32
+	load := func(context.Context) (int32, error) { return loads.Add(1), nil }
+	ctx := context.Background()
+	for _, step := range []struct {
+		name   string
+		after  time.Duration
+		expect int32
+	}{{"a miss", 0, 1}, {"a hit", 0, 1}, {"a stale hit, refreshed", 2 * time.Second, 1}} {
+		clk.Add(step.after)
+		v, err := Fetch(ctx, e, "k", p, load)
+		if err != nil || v != step.expect {
+			t.Fatalf("%s: %v, %v; want %d", step.name, v, err, step.expect)
+		}
+	}
+	if err := e.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if loads.Load() != 2 {
+		t.Fatalf("%d loads, want the miss and the refresh", loads.Load())
+	}
+	if out := logs.String(); !strings.Contains(out, "Config.OnEvent panicked") || !strings.Contains(out, "Config.OnWork panicked") {
+		t.Fatalf("the panics were not logged: %s", out)
 	}
 }

@@ -60,21 +60,28 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func
 			e.unlock(ctx, k, token)
 		}
 	}()
+	wctx, end := e.startWork(ctx, Work{Kind: WorkRefresh, Resource: k.resource, Key: k.Name, Keys: 1})
+	failed := errLoadPanicked
+	defer func() { end(failed) }()
 	start := time.Now()
-	item, err := reload(ctx)
+	item, err := reload(wctx)
 	took := time.Since(start)
 	switch {
 	case err != nil:
+		failed = err
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Resource: k.resource, Key: k.Name, Duration: took, Err: err})
 		return
 	case item.NoStore:
+		failed = errRefreshNoStore
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Resource: k.resource, Key: k.Name, Duration: took, Err: errRefreshNoStore})
 		return
 	}
 	if _, released = e.store(ctx, k, p, item, took, token, lk.start); !released {
+		failed = errNotStored
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Resource: k.resource, Key: k.Name, Duration: took, Err: errNotStored})
 		return
 	}
+	failed = nil
 	e.storeExtra(ctx, p, item, took, lk.start)
 	e.emit(ctx, Event{Kind: EventRefreshOK, Resource: k.resource, Key: k.Name, Duration: took})
 }
@@ -109,9 +116,11 @@ func (e *Engine) runRefreshMany(parent context.Context, keys []string, p Policy,
 		return
 	}
 	defer e.unlockMany(ctx, won, token)
+	wctx, end := e.startWork(ctx, Work{Kind: WorkRefresh, Resource: p.Resource, Keys: len(won)})
 	start := time.Now()
-	items, err := callMany(func() (map[string][]byte, error) { return load(ctx, won) })
+	items, err := callMany(func() (map[string][]byte, error) { return load(wctx, won) })
 	took := time.Since(start)
+	end(err)
 	if err != nil {
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Resource: p.Resource, Duration: took, Err: err, Detail: fmt.Sprintf("batch of %d", len(won))})
 		return

@@ -64,20 +64,10 @@ var ErrHandlerPanicked = errors.New("middleware: the handler of the fill this re
 // refreshes. Serve returns the error the chain returned, untouched, for
 // the framework to render; ErrHandlerPanicked; or the context's error when
 // the client left. Redis trouble is never an error: the request then goes
-// to the handler. The outcome event names r.Pattern (set by net/http's
-// ServeMux) as the resource, unless the Config names one.
+// to the handler. It reports the request's outcome to the engine's hook,
+// once, whatever lookups it took.
 func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, next Next, refresh Runner) error {
-	return c.ServeRoute(w, r, r.Pattern, next, refresh)
-}
-
-// ServeRoute is Serve for a request the router matched to route, the
-// pattern it was registered with (gin's FullPath, echo's Path): the
-// resource of its outcome event, unless the Config names one.
-func (c *Cache) ServeRoute(w http.ResponseWriter, r *http.Request, route string, next Next, refresh Runner) error {
-	o := outcome{resource: c.cfg.Resource}
-	if o.resource == "" {
-		o.resource = route
-	}
+	var o outcome
 	if !c.engine.Observed() {
 		return c.serve(w, r, next, refresh, &o)
 	}
@@ -87,7 +77,7 @@ func (c *Cache) ServeRoute(w http.ResponseWriter, r *http.Request, route string,
 			o.err = errPanicked
 		}
 		if o.kind != 0 {
-			c.engine.Report(r.Context(), core.Event{Kind: o.kind, Resource: o.resource, Key: o.key,
+			c.engine.Report(r.Context(), core.Event{Kind: o.kind, Resource: c.cfg.Resource, Key: o.key,
 				Duration: time.Since(start), Err: o.err, Detail: o.detail})
 		}
 	}()
@@ -101,11 +91,10 @@ var errPanicked = errors.New("middleware: the handler panicked")
 // outcome is what became of one request, for its event: exactly one per
 // request the cache applies to, whatever lookups it took.
 type outcome struct {
-	resource string         // the Config's, else the route's
-	kind     core.EventKind // 0: the cache does not apply (an unsafe method)
-	key      string
-	detail   string
-	err      error
+	kind   core.EventKind // 0: the cache does not apply (an unsafe method)
+	key    string
+	detail string
+	err    error
 }
 
 func (o *outcome) set(res core.Result, err error) {
@@ -145,9 +134,7 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next Next, refresh
 		}
 		l := &load{c: c, w: w, r: r, next: next, refresh: refresh, tenant: tenant, base: base.Name, vary: vary}
 		o.kind = core.EventMiss // until the lookup says otherwise: its fill's handler may panic
-		p := c.cfg.Policy
-		p.Resource = o.resource // for the steps' events: fills, refreshes, lock waits
-		got, res, err := core.LookupValue(r.Context(), c.engine, core.Key{Name: key.Name, ID: key.ID}, p, l, decodeStored)
+		got, res, err := core.LookupValue(r.Context(), c.engine, core.Key{Name: key.Name, ID: key.ID}, c.cfg.Policy, l, decodeStored)
 		o.key = key.Name
 		o.set(res, err)
 		switch {

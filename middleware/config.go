@@ -171,6 +171,9 @@ func (c Config) withDefaults() Config {
 	if c.Name == "" {
 		c.Name = "swrcache"
 	}
+	if c.Resource == "" {
+		c.Resource = c.Key.Resource // the route's name in events, metrics, spans and logs
+	}
 	if c.Tenant == nil && c.TenantHeader != "" {
 		h := http.CanonicalHeaderKey(c.TenantHeader)
 		c.Tenant = func(r *http.Request) (string, bool) {

@@ -25,6 +25,7 @@ const (
 	AttrStale    = attribute.Key("swrcache.stale")    // a stale entry was served
 	AttrHit      = attribute.Key("swrcache.hit")      // served from the cache without waiting for a load
 	AttrDetail   = attribute.Key("swrcache.detail")   // why: a bypass reason, "expired", how a lock wait ended
+	AttrKeys     = attribute.Key("swrcache.keys")     // the keys of a batch load
 )
 
 // Config says where spans go.
@@ -34,7 +35,8 @@ type Config struct {
 }
 
 // Tracer turns engine events into span attributes and spans. Hook is its
-// core.Config.OnEvent. It is safe for concurrent use.
+// core.Config.OnEvent, Work its core.Config.OnWork. It is safe for
+// concurrent use.
 type Tracer struct {
 	tracer   trace.Tracer
 	outcomes sync.Map     // outcomeKey → []attribute.KeyValue, read-only once stored
@@ -78,31 +80,26 @@ func New(cfg Config) *Tracer {
 	return &Tracer{tracer: tp.Tracer(ScopeName)}
 }
 
-// Hook records ev on the span of ctx, or as a span of its own; set it as
-// core.Config.OnEvent (with core.Hooks to combine it with others).
+// Hook records ev on the span of ctx; set it as core.Config.OnEvent (with
+// core.Hooks to combine it with others).
 //
 //   - An outcome sets attributes on the current span (the server span of
 //     the request, from otelhttp, otelgin or otelecho): resource, outcome,
 //     hit, stale and the detail. Never the key: it may name a user.
-//   - A fill, a failed load and a lock wait become child spans of the
-//     current span, "swrcache.fill" and "swrcache.lock_wait", timed by
-//     the event's duration. A hit makes none.
-//   - A background refresh becomes a trace of its own, "swrcache.refresh",
-//     linked to the request that started it.
+//   - A lock wait becomes a child span of the current span,
+//     "swrcache.lock_wait", timed by the event's duration.
 //   - A Redis error, a corrupt entry and a skipped refresh become events
 //     on the current span.
+//
+// Fills and refreshes get their spans from Work.
 func (t *Tracer) Hook(ctx context.Context, ev core.Event) {
 	switch {
 	case ev.Kind.Outcome():
 		if span := trace.SpanFromContext(ctx); span.IsRecording() {
 			span.SetAttributes(t.outcome(ev)...)
 		}
-	case ev.Kind == core.EventFill || ev.Kind == core.EventLoadFailed:
-		t.span(ctx, "swrcache.fill", ev)
 	case ev.Kind == core.EventLockContended:
 		t.span(ctx, "swrcache.lock_wait", ev)
-	case ev.Kind == core.EventRefreshOK || ev.Kind == core.EventRefreshFailed:
-		t.span(ctx, "swrcache.refresh", ev, trace.WithNewRoot(), trace.WithLinks(trace.LinkFromContext(ctx)))
 	case ev.Kind == core.EventRedisError || ev.Kind == core.EventCorrupt || ev.Kind == core.EventRefreshSkipped:
 		span := trace.SpanFromContext(ctx)
 		if !span.IsRecording() {
@@ -119,15 +116,42 @@ func (t *Tracer) Hook(ctx context.Context, ev core.Event) {
 	}
 }
 
+// Work starts the span of a load the engine starts; set it as
+// core.Config.OnWork. A fill is "swrcache.fill", a child of the span of
+// the request that leads it, and the loader's own spans (the handler's,
+// for the HTTP layer) nest under it. A background refresh is
+// "swrcache.refresh", the root of a trace of its own, linked to the
+// request that found the entry stale; what the refresh does, the route's
+// handler run again included, is traced under it.
+func (t *Tracer) Work(ctx context.Context, w core.Work) (context.Context, func(error)) {
+	attrs := []attribute.KeyValue{AttrResource.String(w.Resource)}
+	if w.Keys > 1 {
+		attrs = append(attrs, AttrKeys.Int(w.Keys))
+	}
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...)}
+	name := "swrcache.fill"
+	if w.Kind == core.WorkRefresh {
+		name = "swrcache.refresh"
+		opts = append(opts, trace.WithNewRoot(), trace.WithLinks(trace.LinkFromContext(ctx)))
+	}
+	ctx, span := t.tracer.Start(ctx, name, opts...)
+	return ctx, func(err error) {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}
+}
+
 // span records ev as a finished span named name that began ev.Duration ago.
-func (t *Tracer) span(ctx context.Context, name string, ev core.Event, opts ...trace.SpanStartOption) {
+func (t *Tracer) span(ctx context.Context, name string, ev core.Event) {
 	end := time.Now()
 	attrs := []attribute.KeyValue{AttrResource.String(ev.Resource)}
 	if ev.Detail != "" {
 		attrs = append(attrs, AttrDetail.String(ev.Detail))
 	}
-	opts = append(opts, trace.WithTimestamp(end.Add(-ev.Duration)), trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
-	_, span := t.tracer.Start(ctx, name, opts...)
+	_, span := t.tracer.Start(ctx, name, trace.WithTimestamp(end.Add(-ev.Duration)),
+		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
 	if ev.Err != nil {
 		span.SetStatus(codes.Error, ev.Err.Error())
 	}

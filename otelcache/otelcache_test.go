@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,30 +19,18 @@ import (
 	"github.com/swrcache/swrcache/adapters/httpcache"
 	"github.com/swrcache/swrcache/core"
 	"github.com/swrcache/swrcache/internal/redistest"
+	"github.com/swrcache/swrcache/internal/syncbuf"
 	"github.com/swrcache/swrcache/otelcache"
 	"github.com/swrcache/swrcache/slogcache"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, redistest.LeakOptions()...) }
 
-// syncBuffer is a log sink shared by request goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) records(t *testing.T) []map[string]any {
+// records decodes the JSON lines logged so far.
+func records(t *testing.T, logs *syncbuf.Buffer) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	dec := json.NewDecoder(bytes.NewReader(s.b.Bytes()))
+	dec := json.NewDecoder(bytes.NewReader(logs.Bytes()))
 	for dec.More() {
 		var m map[string]any
 		if err := dec.Decode(&m); err != nil {
@@ -56,11 +43,12 @@ func (s *syncBuffer) records(t *testing.T) []map[string]any {
 
 // app is a cached route behind a server span (as otelhttp starts one),
 // an outcome holder and an access log.
-func app(t *testing.T, tp trace.TracerProvider, logs *syncBuffer) http.Handler {
+func app(t *testing.T, tp trace.TracerProvider, logs *syncbuf.Buffer) http.Handler {
 	t.Helper()
 	logger := slog.New(slogcache.NewHandler(slog.NewJSONHandler(logs, nil)))
+	traces := otelcache.New(otelcache.Config{TracerProvider: tp})
 	e, err := core.New(core.Config{Client: redistest.Client(t), Namespace: redistest.Prefix(t),
-		OnEvent: core.Hooks(otelcache.New(otelcache.Config{TracerProvider: tp}).Hook, slogcache.Hook)})
+		OnEvent: core.Hooks(traces.Hook, slogcache.Hook), OnWork: traces.Work})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +60,12 @@ func app(t *testing.T, tp trace.TracerProvider, logs *syncBuffer) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
+	db := tp.Tracer("db")
 	h := cache(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, span := db.Start(r.Context(), "db.query")
 		time.Sleep(20 * time.Millisecond) // the database
+		span.End()
+		logger.InfoContext(r.Context(), "queried")
 		_, _ = w.Write([]byte(`{"price":42}`))
 	}))
 	access := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -104,7 +96,7 @@ func TestSpansAndLogsFollowEachRequest(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	srv := httptest.NewServer(app(t, tp, logs))
 	t.Cleanup(srv.Close)
 	get := func() string {
@@ -134,13 +126,16 @@ func TestSpansAndLogsFollowEachRequest(t *testing.T) {
 		before := len(rec.Ended())
 		status := get()
 		ended := rec.Ended()[before:]
-		var server sdktrace.ReadOnlySpan
+		var server, fill, query sdktrace.ReadOnlySpan
 		fills := 0
 		for _, s := range ended {
 			switch s.Name() {
 			case "GET /price":
 				server = s
+			case "db.query":
+				query = s
 			case "swrcache.fill":
+				fill = s
 				fills++
 				if s.Parent().SpanID() != ended[len(ended)-1].SpanContext().SpanID() || s.SpanContext().TraceID() != ended[len(ended)-1].SpanContext().TraceID() {
 					t.Errorf("%s: the fill span is not a child of the request's span", st.name)
@@ -152,6 +147,9 @@ func TestSpansAndLogsFollowEachRequest(t *testing.T) {
 		}
 		if server == nil {
 			t.Fatalf("%s: no server span among %d (Cache-Status %q)", st.name, len(ended), status)
+		}
+		if st.expectFill && (query == nil || fill == nil || query.Parent().SpanID() != fill.SpanContext().SpanID()) {
+			t.Fatalf("%s: the handler's span is not under the fill span", st.name)
 		}
 		a := attrs(server)
 		if a[otelcache.AttrOutcome].AsString() != st.expectOutcome || a[otelcache.AttrHit].AsBool() != st.expectHit ||
@@ -183,15 +181,37 @@ func TestSpansAndLogsFollowEachRequest(t *testing.T) {
 	case len(refresh.Links()) != 1 || refresh.Links()[0].SpanContext.SpanID() != stale.SpanID():
 		t.Fatalf("the refresh span's links %v do not point at the stale request's span", refresh.Links())
 	}
-
-	records := logs.records(t)
-	if len(records) != len(steps) {
-		t.Fatalf("%d log records, want %d", len(records), len(steps))
+	var refreshQuery sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == "db.query" && s.Parent().SpanID() == refresh.SpanContext().SpanID() {
+			refreshQuery = s
+		}
 	}
-	for i, r := range records {
+	if refreshQuery == nil || refreshQuery.SpanContext().TraceID() != refresh.SpanContext().TraceID() {
+		t.Fatal("the refresh's handler span is not in the refresh's trace")
+	}
+
+	// Per request: the handler's "queried" on a miss (before the outcome),
+	// then the access log's "request"; and the refresh's "queried".
+	var requests, refreshed []map[string]any
+	for _, r := range records(t, logs) {
+		switch {
+		case r["msg"] == "request":
+			requests = append(requests, r)
+		case r["msg"] == "queried" && r["trace_id"] == refresh.SpanContext().TraceID().String():
+			refreshed = append(refreshed, r)
+		}
+	}
+	if len(requests) != len(steps) || len(refreshed) != 1 {
+		t.Fatalf("%d request records and %d from the refresh, want %d and 1", len(requests), len(refreshed), len(steps))
+	}
+	for i, r := range requests {
 		if r["trace_id"] != servers[i].SpanContext().TraceID().String() || r["span_id"] != servers[i].SpanContext().SpanID().String() ||
 			r["cache_hit"] != steps[i].expectHit || r["cache_status"] != steps[i].expectOutcome {
 			t.Errorf("%s: log record %v, want trace %s, cache_hit %v", steps[i].name, r, servers[i].SpanContext().TraceID(), steps[i].expectHit)
 		}
+	}
+	if _, ok := refreshed[0]["cache_hit"]; ok {
+		t.Errorf("the refresh's log record %v carries the stale request's outcome", refreshed[0])
 	}
 }

@@ -26,5 +26,5 @@
 // swrcache_redis_connected_clients against swrcache_redis_max_clients.
 //
 // The alert rules and the Grafana dashboard built on these names are in
-// the repository's ops directory.
+// the repository's deploy directory; they expect the default Namespace.
 package promcache

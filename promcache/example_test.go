@@ -34,13 +34,14 @@ func Example() {
 	engine, err := core.New(core.Config{
 		Client:  rdb,
 		OnEvent: core.Hooks(metrics.Hook, traces.Hook, slogcache.Hook),
+		OnWork:  traces.Work, // fill and refresh spans, the loader's own spans under them
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	cache, err := httpcache.New(engine, httpcache.Config{
-		Policy: core.Policy{TTL: time.Minute, Resource: "GET /products/{id}"}, // the label in metrics and spans
-		Key:    httpcache.KeySpec{Resource: "product"},
+		Policy: core.Policy{TTL: time.Minute},
+		Key:    httpcache.KeySpec{Resource: "product"}, // also the resource in metrics, spans and logs
 	})
 	if err != nil {
 		log.Fatal(err)

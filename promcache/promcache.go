@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -106,6 +107,11 @@ func New(cfg Config) (*Metrics, error) {
 	buckets := cfg.Buckets
 	if buckets == nil {
 		buckets = DefaultBuckets
+	}
+	for i := range buckets {
+		if math.IsNaN(buckets[i]) || i > 0 && buckets[i] <= buckets[i-1] {
+			return nil, fmt.Errorf("promcache: Config.Buckets must be increasing numbers, got %v", buckets)
+		}
 	}
 	hist := func(name, help string, b []float64, labels ...string) *prometheus.HistogramVec {
 		o := prometheus.HistogramOpts{Namespace: ns, Name: name, Help: help, Buckets: b}

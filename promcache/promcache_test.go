@@ -230,3 +230,12 @@ func TestRedisGaugesCoverEveryMasterOfACluster(t *testing.T) {
 		t.Fatalf("%d maxclients series for %d masters", n, masters)
 	}
 }
+
+// Buckets out of order are refused at construction, not at the first lookup.
+func TestBucketsOutOfOrderAreRefused(t *testing.T) {
+	for _, b := range [][]float64{{3, 1}, {1, 1}} {
+		if _, err := promcache.New(promcache.Config{Registerer: prometheus.NewRegistry(), Buckets: b}); err == nil {
+			t.Errorf("Buckets %v accepted", b)
+		}
+	}
+}

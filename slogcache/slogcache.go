@@ -4,7 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
+	"sync"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -14,8 +14,13 @@ import (
 // outcomeKey is the context key of a request's outcome holder.
 type outcomeKey struct{}
 
-// holder keeps the outcome of the request whose context carries it.
-type holder struct{ kind atomic.Uint32 }
+// holder keeps the outcome of the request whose context carries it, and
+// the trace it was recorded in.
+type holder struct {
+	mu    sync.Mutex
+	kind  core.EventKind // protected by mu
+	trace trace.TraceID  // protected by mu
+}
 
 // WithOutcome returns a context that keeps the outcome of the cache
 // lookup made with it (Hook records it), for the log records made with it
@@ -42,18 +47,28 @@ func Hook(ctx context.Context, ev core.Event) {
 		return
 	}
 	if h, ok := ctx.Value(outcomeKey{}).(*holder); ok {
-		h.kind.Store(uint32(ev.Kind))
+		h.mu.Lock()
+		h.kind, h.trace = ev.Kind, trace.SpanContextFromContext(ctx).TraceID()
+		h.mu.Unlock()
 	}
 }
 
-// Outcome returns the outcome recorded in ctx, if any.
+// Outcome returns the outcome recorded in ctx, if any. Work the request
+// set off in a trace of its own, such as a background refresh traced by
+// otelcache, has none: its context still carries the request's holder,
+// but the trace differs.
 func Outcome(ctx context.Context) (core.EventKind, bool) {
 	h, ok := ctx.Value(outcomeKey{}).(*holder)
 	if !ok {
 		return 0, false
 	}
-	k := core.EventKind(h.kind.Load())
-	return k, k != 0
+	h.mu.Lock()
+	k, tr := h.kind, h.trace
+	h.mu.Unlock()
+	if k == 0 || tr != trace.SpanContextFromContext(ctx).TraceID() {
+		return 0, false
+	}
+	return k, true
 }
 
 // Handler adds to every record logged with a context: trace_id, span_id

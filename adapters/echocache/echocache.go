@@ -38,7 +38,7 @@ func New(e *core.Engine, cfg Config) (echo.MiddlewareFunc, error) {
 			if ok, _ := middleware.RunDispatched(ec.Request(), rest); ok {
 				return nil // a refresh: its Runner has the error; echo must not render it
 			}
-			return c.ServeRoute(ec.Response(), ec.Request(), ec.Path(), rest, router.get(ec.Echo()))
+			return c.Serve(ec.Response(), ec.Request(), rest, router.get(ec.Echo()))
 		}
 	}, nil
 }

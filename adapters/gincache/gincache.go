@@ -43,7 +43,7 @@ func New(e *core.Engine, cfg Config) (gin.HandlerFunc, error) {
 		if ok, _ := middleware.RunDispatched(gc.Request, rest); ok {
 			return
 		}
-		if err := c.ServeRoute(gc.Writer, gc.Request, gc.FullPath(), rest, refresh); err != nil {
+		if err := c.Serve(gc.Writer, gc.Request, rest, refresh); err != nil {
 			_ = gc.Error(err)
 		}
 		if !ran {

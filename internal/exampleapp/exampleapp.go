@@ -76,11 +76,12 @@ func Engine(name string) (*core.Engine, http.Handler, func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	e, err := core.New(core.Config{Client: rdb, Breaker: br, OnEvent: hook,
-		Namespace: fmt.Sprintf("swr-example:%s:%d:", name, time.Now().UnixNano())})
+	ns := fmt.Sprintf("swr-example:%s:%d:", name, time.Now().UnixNano())
+	e, err := core.New(core.Config{Client: rdb, Breaker: br, OnEvent: hook, Namespace: ns})
 	if err != nil {
 		log.Fatal(err)
 	}
+	fmt.Printf("namespace %s (for swrcache inspect --namespace)\n", ns)
 	return e, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
