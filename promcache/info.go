@@ -117,7 +117,9 @@ func (c *infoCollector) read() []prometheus.Metric {
 }
 
 func (c *infoCollector) readNode(ctx context.Context, node string, n redis.Cmdable) {
-	raw, err := n.Info(ctx, "memory", "clients", "stats").Result()
+	// INFO with no section: its default sections hold every field read
+	// here, and one section per call is all Redis before 7.0 accepts.
+	raw, err := n.Info(ctx).Result()
 	var info map[string]string
 	if err == nil {
 		info = parseInfo(raw)
