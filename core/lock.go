@@ -226,6 +226,29 @@ func (e *Engine) tagEntriesOn(ctx context.Context, eks, tags []string, ttl time.
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return false, err
 	}
+	if stale, err := invalidatedSince(marks, clock, start); err != nil || !stale {
+		return stale, err
+	}
+	// A mark inside the window may only look recent: elapsed counts the
+	// reply's way back, and a process descheduled there (a busy machine,
+	// the race detector) widens it. Ask again, with a quick round trip:
+	// marks only move forward, so this answer is as safe as the first.
+	pipe = node.Pipeline()
+	for i, t := range tags {
+		marks[i] = pipe.Get(ctx, e.markKey(t))
+	}
+	clock = pipe.Time(ctx)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return false, err
+	}
+	return invalidatedSince(marks, clock, start)
+}
+
+// invalidatedSince reports whether one of the marks read with clock, the
+// node's time, may be later than start, on this process's clock: the time
+// since start, measured once the replies are in, bounds the node's time
+// since then, with markSlack and markDrift for the clocks' pace.
+func invalidatedSince(marks []*redis.StringCmd, clock *redis.TimeCmd, start time.Time) (bool, error) {
 	elapsed := time.Since(start) // on this process's clock, up to the replies
 	now, err := clock.Result()
 	if err != nil {
