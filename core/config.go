@@ -57,6 +57,10 @@ type Config struct {
 	// keeps being served. 0 means 64.
 	RefreshWorkers int
 
+	// Memory turns on the memory tier: entries kept in the process in
+	// front of Redis (see MemoryConfig). The zero value means none.
+	Memory MemoryConfig
+
 	// Codec encodes the values of Fetch and FetchMany. nil means msgpack.
 	Codec Codec
 
@@ -112,6 +116,9 @@ func (c Config) Validate() error {
 		return errors.New("core: Config.LockTTL must be at least 1ms")
 	case c.RefreshWorkers < 0:
 		return errors.New("core: Config.RefreshWorkers must not be negative")
+	}
+	if err := c.Memory.validate(); err != nil {
+		return err
 	}
 	if ttl := cmp.Or(c.LockTTL, DefaultConfig().LockTTL); c.LockWait > ttl {
 		return fmt.Errorf("core: Config.LockWait (%v) must not exceed LockTTL (%v): a waiter takes the lock over once it expires; raise LockTTL to wait longer", c.LockWait, ttl)
@@ -173,6 +180,13 @@ type Policy struct {
 	// Tags are recorded with every item stored under this policy, so
 	// InvalidateTags can remove them together.
 	Tags []string
+
+	// Memory is how long an entry may be served from the engine's memory
+	// tier after it was read from Redis: the most a copy may lag behind
+	// Redis when an invalidation's notice is late. 0 means the engine's
+	// MemoryConfig.MaxAge; negative keeps this policy's entries out of
+	// memory. Without a memory tier it is ignored.
+	Memory time.Duration
 
 	// Resource names what this policy caches, such as a data set
 	// ("user-profile") or a route ("GET /products/{id}"), in its events,

@@ -39,9 +39,12 @@ type Engine struct {
 	orphans orphans            // locks this process failed to release
 	pending pending            // invalidations that could not reach Redis yet
 	health  healths            // whether Redis failed lately, by node
+	mem     *memory            // the memory tier, or nil
 }
 
-// New builds an Engine from cfg. It starts no goroutine.
+// New builds an Engine from cfg. It starts no goroutine, unless the memory
+// tier is on: then one subscription to the invalidation notices, which
+// Close ends.
 func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -57,6 +60,16 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.bg.init(cfg.RefreshWorkers)
 	e.pending.init()
+	if cfg.Memory.MaxBytes > 0 {
+		m, err := newMemory(cfg.Memory)
+		if err != nil {
+			return nil, err
+		}
+		e.mem = m
+		ctx, cancel := context.WithCancel(context.Background())
+		m.stop, m.done = cancel, make(chan struct{})
+		go e.subscribeMemory(ctx) // owned: Close ends it
+	}
 	if cc, ok := cfg.Client.(*redis.ClusterClient); ok {
 		e.cluster = cc
 		e.nodes, _ = cfg.Breaker.(nodeBreaker)
@@ -80,7 +93,10 @@ func New(cfg Config) (*Engine, error) {
 // refreshing in the background, and a Fetch's fill then runs on its
 // caller's goroutine.
 func (e *Engine) Close(ctx context.Context) error {
-	return e.bg.close(ctx)
+	if err := e.bg.close(ctx); err != nil {
+		return err
+	}
+	return e.closeMemory(ctx)
 }
 
 // rediser lists exactly the Redis commands the engine uses.

@@ -13,3 +13,9 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// MemoryLive reports whether e's memory tier hears the notices.
+func MemoryLive(e *Engine) bool { return e.MemoryStats().Live }
+
+// MemoryWeight is what e's memory tier holds, by its weigher.
+func MemoryWeight(e *Engine) uint64 { return e.MemoryStats().Bytes }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"time"
 )
 
@@ -124,6 +125,8 @@ type fill struct {
 	old    *entry             // an expired entry, for stale-if-error
 	bypass string             // why Redis is not used, or ""
 	detach bool               // the shared work runs on a goroutine of the engine (Fetch)
+	mem    bool               // the policy uses the memory tier: what is stored or loaded goes there too
+	gen    uint64             // the memory tier's invalidations when the lookup began
 
 	fl       *flight // the flight this caller leads, if it leads one
 	released bool    // Load released the flight's waiters: its item is its own
@@ -279,6 +282,9 @@ func (e *Engine) shared(ctx context.Context, f *fill) (Result, bool, error) {
 	ent, stored := e.store(ctx, f.k, f.p, item, took, token, lk.start)
 	released = stored // the store released the lock
 	res := Result{Value: item.Value, Status: StatusMiss, Stored: stored}
+	if stored && f.mem {
+		e.mem.put(f.k, ent, e.now(), f.gen)
+	}
 	if stored {
 		res.StoredAt, res.FreshUntil = time.UnixMilli(ent.StoredAt), time.UnixMilli(ent.FreshUntil)
 		e.emit(ctx, Event{Kind: EventFill, Resource: f.p.Resource, Key: f.k.Name, Duration: took})
@@ -291,9 +297,15 @@ func (e *Engine) shared(ctx context.Context, f *fill) (Result, bool, error) {
 func (e *Engine) loadOnly(ctx context.Context, f *fill, s Status, detail string) (Result, bool, error) {
 	how := Fill{Status: s, Detail: detail, Fallback: e.fallback(f)}
 	how.release = e.releaser(f, nil)
-	item, _, err := e.load(ctx, f, how)
+	item, took, err := e.load(ctx, f, how)
 	if err != nil {
 		return Result{Status: s, Detail: detail}, false, err
+	}
+	if s == StatusBypass && f.mem && !item.NoStore && !f.released {
+		// Redis is out of reach: memory keeps the item, so the origin
+		// sees one load per key per memory lifetime, not one per request.
+		now := e.now()
+		e.mem.put(f.k, newEntry(f.k, f.p, item.Value, append(slices.Clip(f.p.Tags), item.Tags...), now, took), now, f.gen)
 	}
 	return Result{Value: item.Value, Status: s, Detail: detail}, !item.NoStore && !f.released, nil
 }

@@ -37,6 +37,9 @@ func (e *Engine) Invalidate(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	if e.mem != nil {
+		e.mem.drop(keys, nil) // at once, whatever becomes of the rest
+	}
 	if err := e.invalidate(ctx, keys, nil); err != nil {
 		return e.queue(ctx, keys, nil, err)
 	}
@@ -76,6 +79,9 @@ func (e *Engine) InvalidateTags(ctx context.Context, tags ...string) error {
 	}
 	if len(tags) == 0 {
 		return nil
+	}
+	if e.mem != nil {
+		e.mem.drop(nil, tags) // at once, whatever becomes of the rest
 	}
 	if err := e.invalidate(ctx, nil, tags); err != nil {
 		return e.queue(ctx, nil, tags, err)

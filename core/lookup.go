@@ -50,7 +50,8 @@ type Result struct {
 	Stored     bool      // the value was written to Redis by this lookup's fill
 	StoredAt   time.Time // when the entry was stored; zero if never stored
 	FreshUntil time.Time // zero if never stored
-	Detail     string    // why Redis was bypassed, e.g. "breaker-open"
+	Detail     string    // why Redis was bypassed, e.g. "breaker-open"; "memory" or "memory-breaker-open" from the memory tier
+	Memory     bool      // served from the memory tier
 }
 
 // Lookup returns the item for k: from Redis when it is fresh, or stale within
@@ -102,15 +103,35 @@ func lookup[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, de
 	return v, res, err
 }
 
-// find reads k, serves its entry if it may, and fills it if not.
+// find reads k, serves its entry if it may, and fills it if not. With the
+// memory tier, an entry there that may be served without Redis is; one
+// that may not is still served, inside its stale-if-error window, when
+// Redis cannot be reached.
 func find[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, decode func([]byte) (T, error), detach bool) (T, Result, error) {
 	var zero T
+	var me *memEntry
+	mem, gen := false, uint64(0) // the policy uses the memory tier; its invalidations so far
+	if age := e.mem.maxAgeFor(p); age > 0 {
+		mem, gen = true, e.mem.gen.Load()
+		if me = e.mem.get(k); me != nil && e.mem.servable(me, e.now(), age) && !e.blocked(k, me.ent) {
+			if v, res, ok := fromMemory(ctx, e, k, p, l, me, decode); ok {
+				return v, res, nil
+			}
+		}
+	}
 	ent, v, err := read(ctx, e, k, decode)
 	if err != nil {
 		if ctx.Err() != nil {
 			return zero, Result{Status: StatusBypass, Detail: "cancelled"}, ctx.Err()
 		}
-		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, bypass: bypassDetail(err)}, decode, "")
+		if me != nil && e.now().UnixMilli() < me.ent.ErrorUntil && !e.blocked(k, me.ent) {
+			if v, derr := decode(me.ent.Value); derr == nil { // the shield: Redis is out of reach
+				res := cached(me.ent, StatusStaleIfError)
+				res.Memory, res.Detail = true, "memory-"+bypassDetail(err)
+				return v, res, nil
+			}
+		}
+		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, mem: mem, gen: gen, bypass: bypassDetail(err)}, decode, "")
 	}
 	if e.pending.n.Load() > 0 {
 		e.pending.nudge() // Redis answers: replay now
@@ -122,11 +143,14 @@ func find[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, deco
 	if ent != nil && e.suspect(ctx, e.entryKey(k.Name), ent, now.UnixMilli()) {
 		// Stored before Redis came back: another instance may still be
 		// replaying a write's invalidation that could not reach Redis.
-		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach}, decode, "recovering")
+		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, mem: mem, gen: gen}, decode, "recovering")
+	}
+	if ent != nil && mem {
+		e.mem.put(k, ent, now, gen)
 	}
 	switch {
 	case ent == nil:
-		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach}, decode, "")
+		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, mem: mem, gen: gen}, decode, "")
 	case now.UnixMilli() < ent.FreshUntil:
 		if e.refreshDue(ent, p, now) {
 			e.refresh(ctx, k, p, l, ent.StoredAt)
@@ -136,7 +160,41 @@ func find[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, deco
 		e.refresh(ctx, k, p, l, ent.StoredAt)
 		return v, cached(ent, StatusStale), nil
 	}
-	return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, old: ent}, decode, "expired")
+	return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, mem: mem, gen: gen, old: ent}, decode, "expired")
+}
+
+// fromMemory serves k from its entry in memory, by the entry's own
+// windows, as find serves one from Redis; it reports false when the entry
+// is past them, or does not decode, and Redis must be asked.
+func fromMemory[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, me *memEntry, decode func([]byte) (T, error)) (T, Result, bool) {
+	var zero T
+	now := e.now()
+	ent := me.ent
+	s := StatusHit
+	switch {
+	case now.UnixMilli() < ent.FreshUntil:
+	case now.UnixMilli() < ent.StaleUntil:
+		s = StatusStale
+	default:
+		return zero, Result{}, false
+	}
+	v, err := decode(ent.Value)
+	if err != nil {
+		e.mem.cache.Invalidate(k.Name)
+		return zero, Result{}, false
+	}
+	if s == StatusStale || e.refreshDue(ent, p, now) {
+		e.refresh(ctx, k, p, l, ent.StoredAt)
+	}
+	res := cached(ent, s)
+	res.Memory, res.Detail = true, "memory"
+	return v, res, true
+}
+
+// blocked reports whether ent may not be served: an invalidation of its
+// key or of one of its tags is waiting to reach Redis.
+func (e *Engine) blocked(k Key, ent *entry) bool {
+	return e.pending.n.Load() > 0 && e.pending.blocks(k.Name, ent.Tags)
 }
 
 // filled runs f and decodes its result for the caller; why says why the

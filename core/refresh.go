@@ -40,6 +40,10 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func
 	ctx, cancel := context.WithTimeout(parent, e.cfg.LoadTimeout)
 	defer cancel()
 	token := newToken()
+	var gen uint64 // the memory tier's invalidations before the refresh reads
+	if e.mem != nil {
+		gen = e.mem.gen.Load()
+	}
 	lk, err := e.tryLock(ctx, k, token, nil)
 	if err == nil && !lk.won && e.reclaim(ctx, k) {
 		lk, err = e.tryLock(ctx, k, token, nil)
@@ -52,6 +56,9 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func
 		return
 	case lk.ent != nil && lk.ent.StoredAt > seen && !e.refreshDue(lk.ent, p, e.now()):
 		e.unlock(ctx, k, token) // another instance refreshed it already
+		if e.mem.maxAgeFor(p) > 0 {
+			e.mem.put(k, lk.ent, e.now(), gen)
+		}
 		return
 	}
 	released := false
@@ -76,12 +83,16 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Resource: k.resource, Key: k.Name, Duration: took, Err: errRefreshNoStore})
 		return
 	}
-	if _, released = e.store(ctx, k, p, item, took, token, lk.start); !released {
+	var ent *entry
+	if ent, released = e.store(ctx, k, p, item, took, token, lk.start); !released {
 		failed = errNotStored
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Resource: k.resource, Key: k.Name, Duration: took, Err: errNotStored})
 		return
 	}
 	failed = nil
+	if e.mem.maxAgeFor(p) > 0 {
+		e.mem.put(k, ent, e.now(), gen)
+	}
 	e.storeExtra(ctx, p, item, took, lk.start)
 	e.emit(ctx, Event{Kind: EventRefreshOK, Resource: k.resource, Key: k.Name, Duration: took})
 }

@@ -33,11 +33,19 @@ const (
 // with Missed again, for the notices published before it was. So every
 // notice is heard, or followed by a Missed notice.
 func (e *Engine) Subscribe(ctx context.Context, fn func(Invalidation)) error {
+	return e.subscribe(ctx, fn, func(bool) {})
+}
+
+// subscribe is Subscribe, also telling live whether it hears the notices:
+// true once subscribed, before the Missed notice owed then; false once it
+// lost touch, before the Missed notice of the loss.
+func (e *Engine) subscribe(ctx context.Context, fn func(Invalidation), live func(bool)) error {
 	hb := e.channel() + ":hb:" + newToken()
 	pause := 50 * time.Millisecond
 	missed := false // a Missed notice is owed once subscribed again
 	for {
-		heard := e.listen(ctx, hb, fn, &missed)
+		heard := e.listen(ctx, hb, fn, live, &missed)
+		live(false)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -58,7 +66,7 @@ func (e *Engine) Subscribe(ctx context.Context, fn func(Invalidation)) error {
 // listen subscribes and calls fn with every notice until ctx ends or the
 // subscription loses touch, and reports whether it heard a heartbeat. Once
 // subscribed, it calls fn with a Missed notice if *missed is set.
-func (e *Engine) listen(ctx context.Context, hb string, fn func(Invalidation), missed *bool) (heard bool) {
+func (e *Engine) listen(ctx context.Context, hb string, fn func(Invalidation), live func(bool), missed *bool) (heard bool) {
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ps := e.rdb.Subscribe(lctx, e.channel(), hb)
@@ -66,6 +74,7 @@ func (e *Engine) listen(ctx context.Context, hb string, fn func(Invalidation), m
 	if _, err := ps.Receive(lctx); err != nil { // the confirmation of the first channel
 		return false
 	}
+	live(true)
 	if *missed { // whatever was published before now was not heard
 		fn(Invalidation{Missed: true})
 		*missed = false

@@ -93,6 +93,12 @@ func (c *Cache) cacheStatus(res core.Result) string {
 	}
 	ttl := strconv.FormatInt(secs, 10)
 	s := c.cfg.Name
+	switch {
+	case res.Memory && res.Status == core.StatusHit:
+		return s + "; hit; ttl=" + ttl + "; detail=memory"
+	case res.Memory: // stale, or stale-if-error while Redis is out of reach
+		return s + "; fwd=stale; ttl=" + ttl + "; detail=" + res.Detail
+	}
 	switch res.Status {
 	case core.StatusHit:
 		return s + "; hit; ttl=" + ttl

@@ -1,10 +1,8 @@
 package echocache_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -13,24 +11,63 @@ import (
 	"github.com/swrcache/swrcache/adapters/echocache"
 	"github.com/swrcache/swrcache/breaker"
 	"github.com/swrcache/swrcache/core"
-	"github.com/swrcache/swrcache/internal/benchcpu"
+	"github.com/swrcache/swrcache/internal/benchhttp"
 	"github.com/swrcache/swrcache/internal/redistest"
 )
 
-// The floor for any Redis-backed hit is an echo handler that does one GET
-// and writes the bytes; BenchmarkEchoHit is a cached hit through echo and
-// the middleware. Run them together:
+// A cached hit through echo, from Redis (Hit) and from the memory tier
+// (MemoryHit), against its floors: a handler that does one Redis GET per
+// request and writes the bytes (RawGetHandler), and one that writes them
+// from memory (Bare). Each runs over one key and over a thousand:
 //
 //	go test -run '^$' -bench . -benchmem ./adapters/echocache/
 
-var page = bytes.Repeat([]byte("<p>lorem ipsum</p>"), 60)
-
 func BenchmarkEchoHit(b *testing.B) {
+	benchhttp.Each(b, func(b *testing.B, keys int) { benchhttp.Run(b, cached(b, core.MemoryConfig{}), keys) })
+}
+
+func BenchmarkEchoMemoryHit(b *testing.B) {
+	benchhttp.Each(b, func(b *testing.B, keys int) {
+		benchhttp.Run(b, cached(b, core.MemoryConfig{MaxBytes: 64 << 20, MaxAge: time.Hour}), keys)
+	})
+}
+
+func BenchmarkBare(b *testing.B) {
+	benchhttp.Each(b, func(b *testing.B, keys int) {
+		e := echo.New()
+		e.GET("/pages/:id", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, benchhttp.Page) })
+		benchhttp.Run(b, e, keys)
+	})
+}
+
+func BenchmarkRawGetHandler(b *testing.B) {
+	benchhttp.Each(b, func(b *testing.B, keys int) {
+		rdb := redistest.Client(b)
+		prefix := redistest.Prefix(b)
+		for i := range keys {
+			if err := rdb.Set(context.Background(), prefix+benchhttp.Path(i), benchhttp.Page, time.Hour).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		e := echo.New()
+		e.GET("/pages/:id", func(c echo.Context) error {
+			v, err := rdb.Get(c.Request().Context(), prefix+c.Request().URL.Path).Bytes()
+			if err != nil {
+				return err
+			}
+			return c.HTMLBlob(http.StatusOK, v)
+		})
+		benchhttp.Run(b, e, keys)
+	})
+}
+
+// cached is the route behind the cache, on an engine with mem.
+func cached(b *testing.B, mem core.MemoryConfig) http.Handler {
 	br, err := breaker.New(breaker.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine, err := core.New(core.Config{Client: redistest.Client(b), Namespace: redistest.Prefix(b), Breaker: br})
+	engine, err := core.New(core.Config{Client: redistest.Client(b), Namespace: redistest.Prefix(b), Breaker: br, Memory: mem})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -40,48 +77,6 @@ func BenchmarkEchoHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	e := echo.New()
-	e.GET("/pages/:id", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, page) }, cache)
-	req := httptest.NewRequest(http.MethodGet, "/pages/1?lang=en", nil)
-	e.ServeHTTP(httptest.NewRecorder(), req)
-	b.ResetTimer()
-	defer benchcpu.Start(b)()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			w := httptest.NewRecorder()
-			e.ServeHTTP(w, req)
-			if w.Code != http.StatusOK || w.Body.Len() != len(page) || w.Header().Get("Age") == "" {
-				b.Errorf("got %d, %d bytes, Cache-Status %q", w.Code, w.Body.Len(), w.Header().Get("Cache-Status"))
-				return
-			}
-		}
-	})
-}
-
-func BenchmarkRawGetHandler(b *testing.B) {
-	rdb := redistest.Client(b)
-	key := redistest.Prefix(b) + "page"
-	if err := rdb.Set(context.Background(), key, page, time.Hour).Err(); err != nil {
-		b.Fatal(err)
-	}
-	e := echo.New()
-	e.GET("/pages/:id", func(c echo.Context) error {
-		v, err := rdb.Get(c.Request().Context(), key).Bytes()
-		if err != nil {
-			return err
-		}
-		return c.HTMLBlob(http.StatusOK, v)
-	})
-	req := httptest.NewRequest(http.MethodGet, "/pages/1?lang=en", nil)
-	b.ResetTimer()
-	defer benchcpu.Start(b)()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			w := httptest.NewRecorder()
-			e.ServeHTTP(w, req)
-			if w.Code != http.StatusOK || w.Body.Len() != len(page) {
-				b.Errorf("got %d, %d bytes", w.Code, w.Body.Len())
-				return
-			}
-		}
-	})
+	e.GET("/pages/:id", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, benchhttp.Page) }, cache)
+	return e
 }

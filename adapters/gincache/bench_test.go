@@ -1,10 +1,8 @@
 package gincache_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -13,21 +11,61 @@ import (
 	"github.com/swrcache/swrcache/adapters/gincache"
 	"github.com/swrcache/swrcache/breaker"
 	"github.com/swrcache/swrcache/core"
-	"github.com/swrcache/swrcache/internal/benchcpu"
+	"github.com/swrcache/swrcache/internal/benchhttp"
 	"github.com/swrcache/swrcache/internal/redistest"
 )
 
-// The floor for any Redis-backed hit through gin is a handler that does one
-// GET and writes the bytes; BenchmarkGinHit is a cached hit through the
-// middleware. Run them together:
+// A cached hit through gin, from Redis (Hit) and from the memory tier
+// (MemoryHit), against its floors: a handler that does one Redis GET per
+// request and writes the bytes (RawGetHandler), and one that writes them
+// from memory (Bare). Each runs over one key and over a thousand:
 //
 //	go test -run '^$' -bench . -benchmem ./adapters/gincache/
 
-var page = bytes.Repeat([]byte("<p>lorem ipsum</p>"), 60)
-
 func BenchmarkGinHit(b *testing.B) {
+	benchhttp.Each(b, func(b *testing.B, keys int) { benchhttp.Run(b, cached(b, core.MemoryConfig{}), keys) })
+}
+
+func BenchmarkGinMemoryHit(b *testing.B) {
+	benchhttp.Each(b, func(b *testing.B, keys int) {
+		benchhttp.Run(b, cached(b, core.MemoryConfig{MaxBytes: 64 << 20, MaxAge: time.Hour}), keys)
+	})
+}
+
+func BenchmarkBare(b *testing.B) {
+	benchhttp.Each(b, func(b *testing.B, keys int) {
+		router := gin.New()
+		router.GET("/pages/:id", func(c *gin.Context) { c.Data(http.StatusOK, "text/html", benchhttp.Page) })
+		benchhttp.Run(b, router, keys)
+	})
+}
+
+func BenchmarkRawGetHandler(b *testing.B) {
+	benchhttp.Each(b, func(b *testing.B, keys int) {
+		rdb := redistest.Client(b)
+		prefix := redistest.Prefix(b)
+		for i := range keys {
+			if err := rdb.Set(context.Background(), prefix+benchhttp.Path(i), benchhttp.Page, time.Hour).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		router := gin.New()
+		router.GET("/pages/:id", func(c *gin.Context) {
+			v, err := rdb.Get(c.Request.Context(), prefix+c.Request.URL.Path).Bytes()
+			if err != nil {
+				c.String(http.StatusInternalServerError, err.Error())
+				return
+			}
+			c.Data(http.StatusOK, "text/html", v)
+		})
+		benchhttp.Run(b, router, keys)
+	})
+}
+
+// cached is the route behind the cache, on an engine with mem.
+func cached(b *testing.B, mem core.MemoryConfig) http.Handler {
 	br, _ := breaker.New(breaker.Config{})
-	e, err := core.New(core.Config{Client: redistest.Client(b), Namespace: redistest.Prefix(b), Breaker: br})
+	e, err := core.New(core.Config{Client: redistest.Client(b), Namespace: redistest.Prefix(b), Breaker: br, Memory: mem})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,45 +75,6 @@ func BenchmarkGinHit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	router.GET("/pages/:id", mw, func(c *gin.Context) { c.Data(http.StatusOK, "text/html", page) })
-	benchmarkGET(b, router)
-}
-
-func BenchmarkRawGetHandler(b *testing.B) {
-	rdb := redistest.Client(b)
-	key := redistest.Prefix(b) + "page"
-	if err := rdb.Set(context.Background(), key, page, time.Hour).Err(); err != nil {
-		b.Fatal(err)
-	}
-	router := gin.New()
-	router.GET("/pages/:id", func(c *gin.Context) {
-		v, err := rdb.Get(c.Request.Context(), key).Bytes()
-		if err != nil {
-			c.String(http.StatusInternalServerError, err.Error())
-			return
-		}
-		c.Data(http.StatusOK, "text/html", v)
-	})
-	benchmarkGET(b, router)
-}
-
-// benchmarkGET warms h with one request, then sends it the same GET from
-// parallel goroutines.
-func benchmarkGET(b *testing.B, h http.Handler) {
-	b.Helper()
-	req := httptest.NewRequest(http.MethodGet, "/pages/1?lang=en", nil)
-	h.ServeHTTP(httptest.NewRecorder(), req)
-	b.ReportAllocs()
-	b.ResetTimer()
-	defer benchcpu.Start(b)()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
-			if w.Code != http.StatusOK || w.Body.Len() != len(page) {
-				b.Errorf("got %d, %d bytes", w.Code, w.Body.Len())
-				return
-			}
-		}
-	})
+	router.GET("/pages/:id", mw, func(c *gin.Context) { c.Data(http.StatusOK, "text/html", benchhttp.Page) })
+	return router
 }

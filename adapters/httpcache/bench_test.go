@@ -1,37 +1,69 @@
 package httpcache_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/swrcache/swrcache/adapters/httpcache"
 	"github.com/swrcache/swrcache/breaker"
 	"github.com/swrcache/swrcache/core"
-	"github.com/swrcache/swrcache/internal/benchcpu"
+	"github.com/swrcache/swrcache/internal/benchhttp"
 	"github.com/swrcache/swrcache/internal/redistest"
 )
 
-// The floor for any Redis-backed hit is a handler that does one GET and
-// writes the bytes; BenchmarkHit is a cached hit through the middleware.
-// Run them together:
+// A cached hit through net/http, from Redis (Hit) and from the memory
+// tier (MemoryHit), against its floors: a handler that does one Redis GET
+// per request and writes the bytes (RawGetHandler), and one that writes
+// them from memory (Bare). Each runs over one key and over a thousand:
 //
 //	go test -run '^$' -bench . -benchmem ./adapters/httpcache/
 
-var page = bytes.Repeat([]byte("<p>lorem ipsum</p>"), 60)
-
 func origin(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/html")
-	w.Write(page)
+	_, _ = w.Write(benchhttp.Page)
 }
 
 func BenchmarkHit(b *testing.B) {
-	rdb := redistest.Client(b)
+	benchhttp.Each(b, func(b *testing.B, keys int) { benchhttp.Run(b, cached(b, core.MemoryConfig{}), keys) })
+}
+
+func BenchmarkMemoryHit(b *testing.B) {
+	benchhttp.Each(b, func(b *testing.B, keys int) {
+		benchhttp.Run(b, cached(b, core.MemoryConfig{MaxBytes: 64 << 20, MaxAge: time.Hour}), keys)
+	})
+}
+
+func BenchmarkBare(b *testing.B) {
+	benchhttp.Each(b, func(b *testing.B, keys int) { benchhttp.Run(b, http.HandlerFunc(origin), keys) })
+}
+
+func BenchmarkRawGetHandler(b *testing.B) {
+	benchhttp.Each(b, func(b *testing.B, keys int) {
+		rdb := redistest.Client(b)
+		prefix := redistest.Prefix(b)
+		for i := range keys {
+			if err := rdb.Set(context.Background(), prefix+benchhttp.Path(i), benchhttp.Page, time.Hour).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		benchhttp.Run(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			v, err := rdb.Get(r.Context(), prefix+r.URL.Path).Bytes()
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write(v)
+		}), keys)
+	})
+}
+
+// cached is the handler behind the cache, on an engine with mem.
+func cached(b *testing.B, mem core.MemoryConfig) http.Handler {
 	br, _ := breaker.New(breaker.Config{})
-	e, err := core.New(core.Config{Client: rdb, Namespace: redistest.Prefix(b), Breaker: br})
+	e, err := core.New(core.Config{Client: redistest.Client(b), Namespace: redistest.Prefix(b), Breaker: br, Memory: mem})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -40,49 +72,5 @@ func BenchmarkHit(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := mw(http.HandlerFunc(origin))
-	req := httptest.NewRequest(http.MethodGet, "/pages/1?lang=en", nil)
-	h.ServeHTTP(httptest.NewRecorder(), req)
-	b.ResetTimer()
-	defer benchcpu.Start(b)()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
-			if w.Code != http.StatusOK || w.Body.Len() != len(page) {
-				b.Errorf("got %d, %d bytes", w.Code, w.Body.Len())
-				return
-			}
-		}
-	})
-}
-
-func BenchmarkRawGetHandler(b *testing.B) {
-	rdb := redistest.Client(b)
-	key := redistest.Prefix(b) + "page"
-	if err := rdb.Set(context.Background(), key, page, time.Hour).Err(); err != nil {
-		b.Fatal(err)
-	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v, err := rdb.Get(r.Context(), key).Bytes()
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html")
-		w.Write(v)
-	})
-	req := httptest.NewRequest(http.MethodGet, "/pages/1?lang=en", nil)
-	b.ResetTimer()
-	defer benchcpu.Start(b)()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
-			if w.Code != http.StatusOK {
-				b.Errorf("got %d", w.Code)
-				return
-			}
-		}
-	})
+	return mw(http.HandlerFunc(origin))
 }

@@ -1,0 +1,58 @@
+// Package benchhttp drives the adapters' benchmarks: the same GETs, over
+// one key or many, through handlers built alike, so that a cached hit and
+// its baselines (a bare handler, a handler doing one Redis GET) compare
+// in one run.
+package benchhttp
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/swrcache/swrcache/internal/benchcpu"
+)
+
+// Page is the body every benchmark handler answers: about 1 KB of HTML.
+var Page = bytes.Repeat([]byte("<p>lorem ipsum</p>"), 60)
+
+// Keys are the request counts the benchmarks run over: one hot key, and
+// a thousand warm ones requested in turn.
+var Keys = []int{1, 1000}
+
+// Path is the i-th key's path.
+func Path(i int) string { return fmt.Sprintf("/pages/%d", i) }
+
+// Run warms h with one GET per key, then sends it the GETs in turn from
+// parallel goroutines, reporting cpu-ns/op and allocations.
+func Run(b *testing.B, h http.Handler, keys int) {
+	b.Helper()
+	reqs := make([]*http.Request, keys)
+	for i := range reqs {
+		reqs[i] = httptest.NewRequest(http.MethodGet, Path(i)+"?lang=en", nil)
+		h.ServeHTTP(httptest.NewRecorder(), reqs[i])
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	defer benchcpu.Start(b)()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, reqs[i%keys])
+			i++
+			if w.Code != http.StatusOK || w.Body.Len() != len(Page) {
+				b.Errorf("got %d, %d bytes", w.Code, w.Body.Len())
+				return
+			}
+		}
+	})
+}
+
+// Each runs fn as a sub-benchmark per entry of Keys.
+func Each(b *testing.B, fn func(b *testing.B, keys int)) {
+	for _, n := range Keys {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) { fn(b, n) })
+	}
+}
