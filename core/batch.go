@@ -57,7 +57,7 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 				ent, v, _ = parse(ctx, e, Key{Name: key, resource: p.Resource}, raws[i], decode)
 			}
 			switch {
-			case ent == nil || e.pending.blocks(key, ent.Tags) || e.suspect(ctx, e.entryKey(key), ent, now):
+			case ent == nil || e.pending.blocks(key, ent.Tags) || e.suspect(ctx, key, ent, now):
 				missing = append(missing, key)
 			case now < ent.FreshUntil:
 				out[key] = v

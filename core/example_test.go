@@ -152,3 +152,29 @@ func (f *fakeUsers) SaveUser(_ context.Context, u User) error {
 	f.names[u.ID] = u.Name
 	return nil
 }
+
+// A memory tier in front of Redis: hits without a round trip, kept
+// coherent across instances, and the origin's shield while Redis is down.
+// TestMemoryServesByTheEntrysWindowsUntilMaxAge and the root package's
+// memory tests are its twins.
+func ExampleMemoryConfig() {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true, MaxRetries: -1})
+	br, err := breaker.New(breaker.DefaultConfig())
+	if err != nil {
+		log.Fatal(err)
+	}
+	engine, err := core.New(core.Config{
+		Client:  rdb,
+		Breaker: br,
+		Memory:  core.MemoryConfig{MaxBytes: 256 << 20, MaxAge: 5 * time.Second},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer engine.Close(context.Background()) // ends the tier's subscription, gives its memory back
+
+	// Per policy: how long a copy may be served before it is read again
+	// (0: MaxAge), or -1 to keep a policy's items out of memory.
+	prices := core.Policy{TTL: time.Minute, StaleIfError: time.Hour, Memory: time.Second}
+	_ = prices
+}

@@ -61,7 +61,7 @@ func (e *Engine) tryLock(ctx context.Context, k Key, token string, check func([]
 	if got.raw != nil {
 		// Quiet: a corrupt entry here was reported by the read that led here.
 		st.ent = e.parseEntry(ctx, k, got.raw, check, true)
-		if now := e.now().UnixMilli(); st.ent != nil && (now >= st.ent.FreshUntil || e.suspect(ctx, ek, st.ent, now)) {
+		if now := e.now().UnixMilli(); st.ent != nil && (now >= st.ent.FreshUntil || e.suspect(ctx, k.Name, st.ent, now)) {
 			st.ent = nil // not fresh, or not to be served yet (see lookup)
 		}
 	}

@@ -140,7 +140,7 @@ func find[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, deco
 		}
 	}
 	now := e.now()
-	if ent != nil && e.suspect(ctx, e.entryKey(k.Name), ent, now.UnixMilli()) {
+	if ent != nil && e.suspect(ctx, k.Name, ent, now.UnixMilli()) {
 		// Stored before Redis came back: another instance may still be
 		// replaying a write's invalidation that could not reach Redis.
 		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, mem: mem, gen: gen}, decode, "recovering")

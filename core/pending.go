@@ -61,16 +61,16 @@ func (hs *healths) of(node string) *health {
 // maxNodes bounds the nodes whose health is kept apart.
 const maxNodes = 1024
 
-// suspect reports whether ent, stored under Redis key at and found at
+// suspect reports whether ent, the entry of the item named name, found at
 // now, must not be served (see health.suspect).
-func (e *Engine) suspect(ctx context.Context, at string, ent *entry, now int64) bool {
+func (e *Engine) suspect(ctx context.Context, name string, ent *entry, now int64) bool {
 	if now >= e.health.graceUntil.Load() {
 		return false // no grace on anywhere: the hit path costs no node lookup
 	}
 	if e.cluster == nil {
 		return e.health.single.suspect(ent, now)
 	}
-	return e.health.of(e.nodeOf(ctx, at)).suspect(ent, now)
+	return e.health.of(e.nodeOf(ctx, e.entryKey(name))).suspect(ent, now)
 }
 
 // health is what an engine saw of a Redis node lately.

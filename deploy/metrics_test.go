@@ -38,6 +38,11 @@ var metrics = map[string]metric{
 	"swrcache_breaker_transitions_total":  {labels: []string{"node", "to"}, values: map[string][]string{"to": {"closed", "half-open", "open"}}},
 	"swrcache_invalidations_total":        {labels: []string{"result"}},
 
+	// The memory tier, read at scrape time (Metrics.WatchMemory).
+	"swrcache_memory_bytes":   {},
+	"swrcache_memory_entries": {},
+	"swrcache_memory_live":    {},
+
 	// Read from Redis INFO at scrape time, per node.
 	"swrcache_redis_up":                      nodeOnly,
 	"swrcache_redis_memory_used_bytes":       nodeOnly,

@@ -24,6 +24,14 @@ func TestMetricListIsWhatPromcacheExports(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e, err := core.New(core.Config{Client: redistest.Client(t), Namespace: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	if err := m.WatchMemory(e); err != nil {
+		t.Fatal(err)
+	}
 	// One event of every kind, so that every vector has a series.
 	for kind := core.EventHit; kind.String() != "unknown"; kind++ {
 		m.Hook(context.Background(), core.Event{Kind: kind, Resource: "r", Err: errors.New("x"), From: "closed", To: "open"})

@@ -77,6 +77,9 @@ type Metrics struct {
 
 	resources resources
 	outcomes  sync.Map // outcomeKey → outcomeSeries, the hot path's children
+
+	reg prometheus.Registerer // for WatchMemory
+	ns  string
 }
 
 type outcomeKey struct {
@@ -140,6 +143,8 @@ func New(cfg Config) (*Metrics, error) {
 		transitions: counter("breaker_transitions_total", "Circuit breaker state changes, by the state entered.", "node", "to"),
 		invalidated: counter("invalidations_total", "Invalidations: done, queued (Redis unreachable), replayed, lost, not-stored, subscription-lost.", "result"),
 		resources:   resources{max: cfg.MaxResources},
+		reg:         cfg.Registerer,
+		ns:          ns,
 	}
 	if m.resources.max == 0 {
 		m.resources.max = 100
@@ -159,6 +164,32 @@ func New(cfg Config) (*Metrics, error) {
 	}
 	m.breaker.WithLabelValues("").Set(0) // the state before any change: closed
 	return m, nil
+}
+
+// WatchMemory registers the gauges of e's memory tier, read at scrape
+// time: swrcache_memory_bytes (by the tier's weighing, at most its
+// MaxBytes), swrcache_memory_entries and swrcache_memory_live (1 while
+// its subscription hears the notices). Call it once the engine is built.
+func (m *Metrics) WatchMemory(e *core.Engine) error {
+	gauge := func(name, help string, f func(core.MemoryStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: m.ns, Name: name, Help: help},
+			func() float64 { return f(e.MemoryStats()) })
+	}
+	for _, c := range []prometheus.Collector{
+		gauge("memory_bytes", "Bytes the memory tier holds, by its own weighing.", func(s core.MemoryStats) float64 { return float64(s.Bytes) }),
+		gauge("memory_entries", "Entries the memory tier holds.", func(s core.MemoryStats) float64 { return float64(s.Entries) }),
+		gauge("memory_live", "1 while the memory tier's subscription hears the invalidation notices.", func(s core.MemoryStats) float64 {
+			if s.Live {
+				return 1
+			}
+			return 0
+		}),
+	} {
+		if err := m.reg.Register(c); err != nil {
+			return fmt.Errorf("promcache: %w", err)
+		}
+	}
+	return nil
 }
 
 // Hook records ev; set it as core.Config.OnEvent (with core.Hooks to

@@ -23,25 +23,27 @@ import (
 //	go test -run '^$' -bench . -benchmem ./adapters/echocache/
 
 func BenchmarkEchoHit(b *testing.B) {
-	benchhttp.Each(b, func(b *testing.B, keys int) { benchhttp.Run(b, cached(b, core.MemoryConfig{}), keys) })
+	benchhttp.Each(b, func(b *testing.B, keys int, run func(*testing.B, http.Handler, int)) {
+		run(b, cached(b, core.MemoryConfig{}), keys)
+	})
 }
 
 func BenchmarkEchoMemoryHit(b *testing.B) {
-	benchhttp.Each(b, func(b *testing.B, keys int) {
-		benchhttp.Run(b, cached(b, core.MemoryConfig{MaxBytes: 64 << 20, MaxAge: time.Hour}), keys)
+	benchhttp.Each(b, func(b *testing.B, keys int, run func(*testing.B, http.Handler, int)) {
+		run(b, cached(b, core.MemoryConfig{MaxBytes: 64 << 20, MaxAge: time.Hour}), keys)
 	})
 }
 
 func BenchmarkBare(b *testing.B) {
-	benchhttp.Each(b, func(b *testing.B, keys int) {
+	benchhttp.Each(b, func(b *testing.B, keys int, run func(*testing.B, http.Handler, int)) {
 		e := echo.New()
 		e.GET("/pages/:id", func(c echo.Context) error { return c.HTMLBlob(http.StatusOK, benchhttp.Page) })
-		benchhttp.Run(b, e, keys)
+		run(b, e, keys)
 	})
 }
 
 func BenchmarkRawGetHandler(b *testing.B) {
-	benchhttp.Each(b, func(b *testing.B, keys int) {
+	benchhttp.Each(b, func(b *testing.B, keys int, run func(*testing.B, http.Handler, int)) {
 		rdb := redistest.Client(b)
 		prefix := redistest.Prefix(b)
 		for i := range keys {
@@ -57,7 +59,7 @@ func BenchmarkRawGetHandler(b *testing.B) {
 			}
 			return c.HTMLBlob(http.StatusOK, v)
 		})
-		benchhttp.Run(b, e, keys)
+		run(b, e, keys)
 	})
 }
 

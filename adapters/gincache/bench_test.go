@@ -23,25 +23,27 @@ import (
 //	go test -run '^$' -bench . -benchmem ./adapters/gincache/
 
 func BenchmarkGinHit(b *testing.B) {
-	benchhttp.Each(b, func(b *testing.B, keys int) { benchhttp.Run(b, cached(b, core.MemoryConfig{}), keys) })
+	benchhttp.Each(b, func(b *testing.B, keys int, run func(*testing.B, http.Handler, int)) {
+		run(b, cached(b, core.MemoryConfig{}), keys)
+	})
 }
 
 func BenchmarkGinMemoryHit(b *testing.B) {
-	benchhttp.Each(b, func(b *testing.B, keys int) {
-		benchhttp.Run(b, cached(b, core.MemoryConfig{MaxBytes: 64 << 20, MaxAge: time.Hour}), keys)
+	benchhttp.Each(b, func(b *testing.B, keys int, run func(*testing.B, http.Handler, int)) {
+		run(b, cached(b, core.MemoryConfig{MaxBytes: 64 << 20, MaxAge: time.Hour}), keys)
 	})
 }
 
 func BenchmarkBare(b *testing.B) {
-	benchhttp.Each(b, func(b *testing.B, keys int) {
+	benchhttp.Each(b, func(b *testing.B, keys int, run func(*testing.B, http.Handler, int)) {
 		router := gin.New()
 		router.GET("/pages/:id", func(c *gin.Context) { c.Data(http.StatusOK, "text/html", benchhttp.Page) })
-		benchhttp.Run(b, router, keys)
+		run(b, router, keys)
 	})
 }
 
 func BenchmarkRawGetHandler(b *testing.B) {
-	benchhttp.Each(b, func(b *testing.B, keys int) {
+	benchhttp.Each(b, func(b *testing.B, keys int, run func(*testing.B, http.Handler, int)) {
 		rdb := redistest.Client(b)
 		prefix := redistest.Prefix(b)
 		for i := range keys {
@@ -58,7 +60,7 @@ func BenchmarkRawGetHandler(b *testing.B) {
 			}
 			c.Data(http.StatusOK, "text/html", v)
 		})
-		benchhttp.Run(b, router, keys)
+		run(b, router, keys)
 	})
 }
 

@@ -26,21 +26,25 @@ func origin(w http.ResponseWriter, _ *http.Request) {
 }
 
 func BenchmarkHit(b *testing.B) {
-	benchhttp.Each(b, func(b *testing.B, keys int) { benchhttp.Run(b, cached(b, core.MemoryConfig{}), keys) })
+	benchhttp.Each(b, func(b *testing.B, keys int, run func(*testing.B, http.Handler, int)) {
+		run(b, cached(b, core.MemoryConfig{}), keys)
+	})
 }
 
 func BenchmarkMemoryHit(b *testing.B) {
-	benchhttp.Each(b, func(b *testing.B, keys int) {
-		benchhttp.Run(b, cached(b, core.MemoryConfig{MaxBytes: 64 << 20, MaxAge: time.Hour}), keys)
+	benchhttp.Each(b, func(b *testing.B, keys int, run func(*testing.B, http.Handler, int)) {
+		run(b, cached(b, core.MemoryConfig{MaxBytes: 64 << 20, MaxAge: time.Hour}), keys)
 	})
 }
 
 func BenchmarkBare(b *testing.B) {
-	benchhttp.Each(b, func(b *testing.B, keys int) { benchhttp.Run(b, http.HandlerFunc(origin), keys) })
+	benchhttp.Each(b, func(b *testing.B, keys int, run func(*testing.B, http.Handler, int)) {
+		run(b, http.HandlerFunc(origin), keys)
+	})
 }
 
 func BenchmarkRawGetHandler(b *testing.B) {
-	benchhttp.Each(b, func(b *testing.B, keys int) {
+	benchhttp.Each(b, func(b *testing.B, keys int, run func(*testing.B, http.Handler, int)) {
 		rdb := redistest.Client(b)
 		prefix := redistest.Prefix(b)
 		for i := range keys {
@@ -48,7 +52,7 @@ func BenchmarkRawGetHandler(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		benchhttp.Run(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		run(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			v, err := rdb.Get(r.Context(), prefix+r.URL.Path).Bytes()
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)

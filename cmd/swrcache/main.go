@@ -31,6 +31,7 @@ var subcommands = map[string]subcommand{
 	"invalidate": runInvalidate,
 	"doctor":     runDoctor,
 	"watch":      runWatch,
+	"load":       runLoad,
 }
 
 const usage = `usage: swrcache <subcommand> [flags]
@@ -40,9 +41,10 @@ subcommands:
   invalidate  remove entries by tag, by key or by URL, and tell every instance
   doctor      check a Redis (or each master of a cluster) against the operating guide
   watch       print invalidation notices as they are published, until Ctrl-C
+  load        drive URLs with the cache off, then on: req/s, p50/p99, hit ratio, origin calls, memory
 
 "swrcache <subcommand> -h" lists its flags.
-exit codes: 0 done, 1 doctor warns or inspect found nothing, 2 doctor fails,
+exit codes: 0 done, 1 doctor warns, inspect found nothing or load saw errors, 2 doctor fails,
 3 Redis unreachable, 64 usage.
 `
 
