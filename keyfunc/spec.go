@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // Hash length bounds, in hex characters of SHA-256.
@@ -193,7 +194,9 @@ func (s Spec) Key(r *http.Request, tenant string, vary ...string) (Key, error) {
 	b.Write(digest[:n])
 	b.WriteByte(':')
 	b.WriteString(t)
-	return Key{Name: b.String(), ID: string(id)}, nil
+	// id is this call's own buffer, never written again: the ID aliases it
+	// rather than copying it.
+	return Key{Name: b.String(), ID: unsafe.String(unsafe.SliceData(id), len(id))}, nil
 }
 
 // headerNames returns the canonical names of s.Headers and the Vary names,

@@ -66,16 +66,20 @@ func (r response) write(w http.ResponseWriter, req *http.Request, cacheStatus st
 		}
 		h[f[0]] = f[1:] // r was decoded for this caller alone
 	}
+	vals := make([]string, 3) // one allocation for the fields the cache sets itself
 	if age > 0 {
-		h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
+		vals[0] = strconv.FormatInt(int64(age/time.Second), 10)
+		h["Age"] = vals[0:1:1]
 	}
-	h.Set("Cache-Status", cacheStatus)
+	vals[1] = cacheStatus
+	h["Cache-Status"] = vals[1:2:2]
 	status, body := r.Status, r.Body
 	if status == http.StatusOK && etagMatches(req.Header.Values("If-None-Match"), r.get("Etag")) {
 		status, body = http.StatusNotModified, nil
 		h.Del("Content-Length")
 	} else if h.Get("Content-Length") == "" && status != http.StatusNoContent {
-		h.Set("Content-Length", strconv.Itoa(len(body)))
+		vals[2] = strconv.Itoa(len(body))
+		h["Content-Length"] = vals[2:3:3]
 	}
 	w.WriteHeader(status)
 	if req.Method != http.MethodHead && len(body) > 0 {
@@ -91,23 +95,24 @@ func (c *Cache) cacheStatus(res core.Result) string {
 	if left < 0 && left%time.Second != 0 {
 		secs--
 	}
-	ttl := strconv.FormatInt(secs, 10)
-	s := c.cfg.Name
+	var buf [96]byte // one allocation, for the result
+	b := append(buf[:0], c.cfg.Name...)
+	ttl := func(b []byte) []byte { return strconv.AppendInt(append(b, "; ttl="...), secs, 10) }
 	switch {
 	case res.Memory && res.Status == core.StatusHit:
-		return s + "; hit; ttl=" + ttl + "; detail=memory"
+		b = append(ttl(append(b, "; hit"...)), "; detail=memory"...)
 	case res.Memory: // stale, or stale-if-error while Redis is out of reach
-		return s + "; fwd=stale; ttl=" + ttl + "; detail=" + res.Detail
+		b = append(append(ttl(append(b, "; fwd=stale"...)), "; detail="...), res.Detail...)
+	case res.Status == core.StatusHit:
+		b = ttl(append(b, "; hit"...))
+	case res.Status == core.StatusStale:
+		b = ttl(append(b, "; fwd=stale"...))
+	case res.Status == core.StatusStaleIfError:
+		b = append(ttl(append(b, "; fwd=stale"...)), "; detail=stale-if-error"...)
+	case res.Status == core.StatusBypass:
+		b = append(append(b, "; fwd=bypass; detail="...), res.Detail...)
+	default:
+		b = append(b, "; fwd=uri-miss; collapsed"...)
 	}
-	switch res.Status {
-	case core.StatusHit:
-		return s + "; hit; ttl=" + ttl
-	case core.StatusStale:
-		return s + "; fwd=stale; ttl=" + ttl
-	case core.StatusStaleIfError:
-		return s + "; fwd=stale; ttl=" + ttl + "; detail=stale-if-error"
-	case core.StatusBypass:
-		return s + "; fwd=bypass; detail=" + res.Detail
-	}
-	return s + "; fwd=uri-miss; collapsed"
+	return string(b)
 }
