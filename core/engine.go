@@ -34,6 +34,7 @@ type Engine struct {
 
 	flights flights            // fills in flight in this process, by key identity
 	reads   singleflight.Group // concurrent GETs of one entry, by Redis key
+	gets    getQueue           // GETs of entries sent together
 	bg      background         // the engine's goroutines, and fills Close waits for
 	scripts scripts            // whether Redis takes scripts
 	orphans orphans            // locks this process failed to release

@@ -19,3 +19,6 @@ func MemoryLive(e *Engine) bool { return e.MemoryStats().Live }
 
 // MemoryWeight is what e's memory tier holds, by its weigher.
 func MemoryWeight(e *Engine) uint64 { return e.MemoryStats().Bytes }
+
+// LargestReadBatch is the most GETs e sent in one pipeline.
+func LargestReadBatch(e *Engine) int { return int(e.gets.largest.Load()) }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Status says where a Result came from.
@@ -260,13 +258,7 @@ func read[T any](ctx context.Context, e *Engine, k Key, decode func([]byte) (T, 
 func (e *Engine) get(ctx context.Context, k Key) ([]byte, error) {
 	ek := e.entryKey(k.Name)
 	v, err, _ := e.reads.Do(ek, func() (any, error) {
-		return call(context.WithoutCancel(ctx), e, k.Name, ek, func(ctx context.Context) ([]byte, error) {
-			b, err := e.rdb.Get(ctx, ek).Bytes()
-			if errors.Is(err, redis.Nil) {
-				return nil, nil
-			}
-			return b, err
-		})
+		return e.readEntry(context.WithoutCancel(ctx), k.Name, ek)
 	})
 	if err != nil {
 		return nil, err

@@ -35,6 +35,7 @@ func Run(b *testing.B, h http.Handler, keys int) {
 		h.ServeHTTP(httptest.NewRecorder(), reqs[i])
 	}
 	b.ReportAllocs()
+	b.SetParallelism(8) // 16 requests in flight on 2 cores, as a busy server has them
 	b.ResetTimer()
 	defer benchcpu.Start(b)()
 	b.RunParallel(func(pb *testing.PB) {
