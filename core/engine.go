@@ -94,10 +94,11 @@ func New(cfg Config) (*Engine, error) {
 // refreshing in the background, and a Fetch's fill then runs on its
 // caller's goroutine.
 func (e *Engine) Close(ctx context.Context) error {
-	if err := e.bg.close(ctx); err != nil {
-		return err
+	err := e.bg.close(ctx)
+	if merr := e.closeMemory(ctx); err == nil {
+		err = merr
 	}
-	return e.closeMemory(ctx)
+	return err
 }
 
 // rediser lists exactly the Redis commands the engine uses.
