@@ -72,13 +72,17 @@ func Engine(name string) (*core.Engine, http.Handler, func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	reg, hook, err := Metrics(rdb)
+	reg, metrics, err := metricsOn(rdb)
 	if err != nil {
 		log.Fatal(err)
 	}
 	ns := fmt.Sprintf("swr-example:%s:%d:", name, time.Now().UnixNano())
-	e, err := core.New(core.Config{Client: rdb, Breaker: br, OnEvent: hook, Namespace: ns})
+	e, err := core.New(core.Config{Client: rdb, Breaker: br, OnEvent: metrics.Hook, Namespace: ns,
+		Memory: core.MemoryConfig{MaxBytes: 64 << 20}}) // hits from memory say detail=memory
 	if err != nil {
+		log.Fatal(err)
+	}
+	if err := metrics.WatchMemory(e); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("namespace %s (for swrcache inspect --namespace)\n", ns)
@@ -94,13 +98,18 @@ func Engine(name string) (*core.Engine, http.Handler, func()) {
 // and swrcache's (with the Redis server gauges of rdb), and the engine
 // hook that feeds them.
 func Metrics(rdb redis.UniversalClient) (*prometheus.Registry, func(context.Context, core.Event), error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m, err := promcache.New(promcache.Config{Registerer: reg, Redis: rdb})
+	reg, m, err := metricsOn(rdb)
 	if err != nil {
 		return nil, nil, err
 	}
 	return reg, m.Hook, nil
+}
+
+func metricsOn(rdb redis.UniversalClient) (*prometheus.Registry, *promcache.Metrics, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := promcache.New(promcache.Config{Registerer: reg, Redis: rdb})
+	return reg, m, err
 }
 
 // Serve listens on ADDR (default 127.0.0.1:8080), prints the lines that
