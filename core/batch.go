@@ -40,11 +40,20 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 	o := e.outcomes(p.Resource)
 	var missing, stale []string
 	olds := make(map[string]*entry)
-	for _, chunk := range e.byNode(ctx, dedupe(keys), e.entryKey) {
+	keys = dedupe(keys)
+	mem := memBatch{age: e.mem.maxAgeFor(p)}
+	if mem.age > 0 {
+		mem.gen = e.mem.gen.Load()
+		keys = fromMemoryMany(ctx, e, keys, p, mem.age, decode, out, o, &stale)
+	}
+	for _, chunk := range e.byNode(ctx, keys, e.entryKey) {
 		raws, err := e.readChunk(ctx, chunk)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
+			}
+			if mem.age > 0 { // the shield: Redis is out of reach
+				chunk = shieldMany(ctx, e, chunk, decode, out, o)
 			}
 			missing = append(missing, chunk...)
 			o.bypass(chunk, bypassDetail(err))
@@ -56,8 +65,12 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 			if raws[i] != nil {
 				ent, v, _ = parse(ctx, e, Key{Name: key, resource: p.Resource}, raws[i], decode)
 			}
+			blocked := ent != nil && (e.pending.blocks(key, ent.Tags) || e.suspect(ctx, key, ent, now))
+			if ent != nil && !blocked && mem.age > 0 {
+				e.mem.put(Key{Name: key}, ent, e.now(), mem.gen)
+			}
 			switch {
-			case ent == nil || e.pending.blocks(key, ent.Tags) || e.suspect(ctx, key, ent, now):
+			case ent == nil || blocked:
 				missing = append(missing, key)
 			case now < ent.FreshUntil:
 				out[key] = v
@@ -81,12 +94,12 @@ func FetchMany[T any](ctx context.Context, e *Engine, keys []string, p Policy,
 	if len(missing) == 0 {
 		return out, nil
 	}
-	return out, fillMany(ctx, e, missing, p, load, olds, out, o)
+	return out, fillMany(ctx, e, missing, p, load, olds, out, o, mem)
 }
 
 // fillMany loads the missing keys with one loader call and stores them.
 func fillMany[T any](ctx context.Context, e *Engine, missing []string, p Policy,
-	load func(ctx context.Context, missing []string) (map[string]T, error), olds map[string]*entry, out map[string]T, o *outcomes) error {
+	load func(ctx context.Context, missing []string) (map[string]T, error), olds map[string]*entry, out map[string]T, o *outcomes, mem memBatch) error {
 	wctx, end := e.startWork(ctx, Work{Kind: WorkFill, Resource: p.Resource, Keys: len(missing)})
 	start := time.Now()
 	vals, err := callMany(func() (map[string]T, error) { return load(wctx, missing) })
@@ -113,6 +126,9 @@ func fillMany[T any](ctx context.Context, e *Engine, missing []string, p Policy,
 		items[key] = b
 	}
 	e.storeMany(ctx, p, items, start, took)
+	if mem.age > 0 { // stored, or loaded while Redis is out of reach: memory keeps them
+		e.putMany(p, items, took, mem.gen)
+	}
 	e.emit(ctx, Event{Kind: EventFill, Resource: p.Resource, Duration: took, Detail: fmt.Sprintf("batch of %d", len(missing))})
 	return nil
 }

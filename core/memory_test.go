@@ -249,3 +249,52 @@ func TestMemoryStaysWithinItsBound(t *testing.T) {
 }
 
 func mib(n uint64) float64 { return float64(n) / (1 << 20) }
+
+// FetchMany uses the memory tier as Lookup does: what it loads or reads
+// is served from memory after, and while Redis is down memory copies are
+// served inside their stale-if-error window.
+func TestFetchManyUsesMemory(t *testing.T) {
+	if redistest.Embedded() || redistest.IsCluster(t) {
+		t.Skip("needs a single real Redis behind the proxy")
+	}
+	proxy := faultproxy.Start(t, redistest.Addr(t))
+	rec := &events{}
+	e := memEngine(t, redistest.NodeClient(t, proxy.Addr()), redistest.Prefix(t), func(c *Config) { c.OnEvent = rec.hook })
+	p := Policy{TTL: time.Hour, StaleIfError: time.Hour, Memory: 200 * time.Millisecond}
+	var loads atomic.Int64
+	load := func(_ context.Context, keys []string) (map[string]string, error) {
+		loads.Add(int64(len(keys)))
+		out := map[string]string{}
+		for _, k := range keys {
+			out[k] = "v" + k
+		}
+		return out, nil
+	}
+	keys := []string{"a", "b", "c"}
+	fetch := func(what string) {
+		t.Helper()
+		got, err := FetchMany(context.Background(), e, keys, p, load)
+		if err != nil || len(got) != 3 || got["b"] != "vb" {
+			t.Fatalf("%s: %v %v", what, got, err)
+		}
+	}
+	memoryOutcomes := func() (n int) {
+		for _, ev := range rec.outcomes() {
+			if ev.Detail == "memory" {
+				n++
+			}
+		}
+		return n
+	}
+	fetch("the first batch, loaded")
+	fetch("the second, from memory")
+	if loads.Load() != 3 || memoryOutcomes() != 3 {
+		t.Fatalf("%d loads, %d outcomes from memory; want 3 and 3", loads.Load(), memoryOutcomes())
+	}
+	time.Sleep(250 * time.Millisecond) // past the policy's memory bound
+	proxy.Blackhole()
+	fetch("Redis blackholed: from memory, inside stale-if-error")
+	if loads.Load() != 3 || memoryOutcomes() != 6 {
+		t.Fatalf("with Redis down: %d loads, %d outcomes from memory; want 3 and 6", loads.Load(), memoryOutcomes())
+	}
+}

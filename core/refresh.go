@@ -122,6 +122,10 @@ func (e *Engine) runRefreshMany(parent context.Context, keys []string, p Policy,
 	ctx, cancel := context.WithTimeout(parent, e.cfg.LoadTimeout)
 	defer cancel()
 	token := newToken()
+	var gen uint64 // the memory tier's invalidations before the refresh reads
+	if e.mem != nil {
+		gen = e.mem.gen.Load()
+	}
 	won := e.lockMany(ctx, keys, token)
 	if len(won) == 0 {
 		return
@@ -137,6 +141,9 @@ func (e *Engine) runRefreshMany(parent context.Context, keys []string, p Policy,
 		return
 	}
 	e.storeMany(ctx, p, items, start, took)
+	if e.mem.maxAgeFor(p) > 0 {
+		e.putMany(p, items, took, gen)
+	}
 	e.emit(ctx, Event{Kind: EventRefreshOK, Resource: p.Resource, Duration: took, Detail: fmt.Sprintf("batch of %d", len(items))})
 }
 
