@@ -108,7 +108,7 @@ func TestAnInvalidationDropsEveryInstancesMemory(t *testing.T) {
 			if string(res.Value) == want {
 				break
 			}
-			if since := time.Since(written); since > time.Second {
+			if since := time.Since(written); since > DefaultMemoryMaxAge {
 				t.Fatalf("round %d: b still serves %q %v after the write", round, res.Value, since)
 			}
 		}
