@@ -28,6 +28,7 @@ type Engine struct {
 	reloaded atomic.Int64         // when the cluster's layout was last reloaded (Unix ns)
 	wait     bool                 // the client ignores context deadlines; see run
 	observed bool                 // something receives events: outcomes are timed
+	id       string               // this engine, in the notices it publishes
 
 	now  func() time.Time // injectable for tests
 	rand func() float64   // in [0, 1)
@@ -56,6 +57,7 @@ func New(cfg Config) (*Engine, error) {
 		rdb:      cfg.Client,
 		wait:     !honoursContext(cfg.Client),
 		observed: cfg.OnEvent != nil || cfg.Logger != nil,
+		id:       newToken(),
 		now:      time.Now,
 		rand:     rand.Float64,
 	}
@@ -92,7 +94,8 @@ func New(cfg Config) (*Engine, error) {
 // is in flight: fills, background refreshes and abandoned Redis calls, or
 // for ctx to end. Lookups still work after Close; they only stop
 // refreshing in the background, and a Fetch's fill then runs on its
-// caller's goroutine.
+// caller's goroutine; they no longer use the memory tier. A second Close
+// returns ErrClosed.
 func (e *Engine) Close(ctx context.Context) error {
 	err := e.bg.close(ctx)
 	if merr := e.closeMemory(ctx); err == nil {

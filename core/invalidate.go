@@ -16,6 +16,8 @@ type Invalidation struct {
 	// been missed: the subscription broke, or stopped hearing from the
 	// master (a failover). Whatever an in-process layer holds must go.
 	Missed bool `json:"-"`
+	// Source identifies the engine that published the notice.
+	Source string `json:"source,omitempty"`
 }
 
 // tagScanCount is how many members of a tag set one SSCAN asks for.
@@ -112,7 +114,14 @@ func (e *Engine) invalidate(ctx context.Context, keys, tags []string) error {
 	if len(keys) == 0 && len(tags) == 0 {
 		return nil
 	}
-	return e.publish(ctx, Invalidation{Keys: keys, Tags: tags})
+	if e.mem != nil {
+		// Again, now that Redis holds none of them: a read between the
+		// first drop and the deletion may have put one back. This
+		// engine's own notice is then skipped, so that what it fills
+		// after its own write is not dropped by the notice's echo.
+		e.mem.drop(keys, tags)
+	}
+	return e.publish(ctx, Invalidation{Keys: keys, Tags: tags, Source: e.id})
 }
 
 // markSlack and markDrift cover the difference in pace between a Redis

@@ -27,8 +27,10 @@ import (
 // memory too.
 type MemoryConfig struct {
 	// MaxBytes bounds the memory the tier's entries take: their values,
-	// keys and tags, and 128 bytes each for the rest. 0 means no memory
-	// tier.
+	// keys and tags, and 128 bytes each for the rest. At least 1 MiB; 0
+	// means no memory tier. When it is full, the tier keeps the entries
+	// read most often (W-TinyLFU), not the newest: an entry read once may
+	// not be kept, and one larger than MaxBytes never is.
 	MaxBytes int64
 
 	// MaxAge is how long an entry read from Redis may be served from memory
@@ -52,6 +54,10 @@ func (c MemoryConfig) validate() error {
 		return fmt.Errorf("core: Config.Memory.MaxAge must not be negative, got %v; 0 means %v", c.MaxAge, DefaultMemoryMaxAge)
 	case c.MaxBytes > 0 && c.MaxBytes < 1<<20:
 		return fmt.Errorf("core: Config.Memory.MaxBytes %d is under 1 MiB: too small to hold anything worth keeping", c.MaxBytes)
+	case c.MaxBytes == 0 && c.MaxAge != 0:
+		return errors.New("core: Config.Memory.MaxAge is set but MaxBytes is 0: the memory tier is off; set MaxBytes to turn it on")
+	case c.MaxAge > 0 && c.MaxAge < time.Millisecond:
+		return fmt.Errorf("core: Config.Memory.MaxAge %v is under 1ms: nothing would be served from memory", c.MaxAge)
 	}
 	return nil
 }
@@ -173,9 +179,11 @@ func (m *memory) clear() {
 // every entry unservable while Redis answers (it may still be served
 // while Redis cannot be reached, the shield); once subscribed again,
 // everything goes.
-func (m *memory) notice(inv Invalidation) {
+func (m *memory) notice(inv Invalidation, self string) {
 	if !inv.Missed {
-		m.drop(inv.Keys, inv.Tags)
+		if inv.Source != self { // this engine dropped its own twice already
+			m.drop(inv.Keys, inv.Tags)
+		}
 		return
 	}
 	m.since.Store(time.Now().UnixNano())
@@ -187,7 +195,7 @@ func (m *memory) notice(inv Invalidation) {
 // subscribe keeps the engine's memory coherent until ctx ends.
 func (e *Engine) subscribeMemory(ctx context.Context) {
 	defer close(e.mem.done)
-	_ = e.subscribe(ctx, e.mem.notice, func(live bool) {
+	_ = e.subscribe(ctx, func(inv Invalidation) { e.mem.notice(inv, e.id) }, func(live bool) {
 		e.mem.live.Store(live)
 		if !live {
 			e.mem.since.Store(time.Now().UnixNano())

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +31,9 @@ type loadPhase struct {
 	RSSBytes   float64 `json:"rss_bytes,omitempty"`
 	HeapBytes  float64 `json:"heap_bytes,omitempty"`
 	MemoryTier float64 `json:"memory_tier_bytes,omitempty"`
+
+	firstErr   error // the first failure, for stderr
+	metricsErr error // why --metrics gave nothing
 }
 
 // runLoad drives a set of URLs at a rate, with the cache off and then on,
@@ -67,6 +72,16 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		list = append(list, more...)
 	}
+	for _, u := range list {
+		if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			return usageError(fs, "%q is not an http(s) URL", u)
+		}
+	}
+	if *metrics != "" {
+		if parsed, err := url.Parse(*metrics); err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			return usageError(fs, "--metrics %q is not an http(s) URL", *metrics)
+		}
+	}
 	switch {
 	case len(list) == 0:
 		return usageError(fs, "no URL: give --url or --urls")
@@ -94,6 +109,17 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	phases = append(phases, l.phase(ctx, "on", *duration, nil))
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "swrcache load: interrupted")
+	}
+	for _, p := range phases {
+		if p.firstErr != nil {
+			fmt.Fprintf(stderr, "swrcache load: %s: %d of %d requests failed; the first: %v\n", p.Name, p.Errors, p.Requests, p.firstErr)
+		}
+		if p.metricsErr != nil {
+			fmt.Fprintf(stderr, "swrcache load: %s: no memory figures: %v\n", p.Name, p.metricsErr)
+		}
+		if p.Name == "off" && p.HitRatio > 0 {
+			fmt.Fprintf(stderr, "swrcache load: off: %.0f%% of responses still came from the cache: does the route honour --off-header %q (HonorNoCache, or a Skipper)?\n", 100*p.HitRatio, *off)
+		}
 	}
 	if *output == "json" {
 		enc := json.NewEncoder(stdout)
@@ -124,29 +150,30 @@ type loader struct {
 func (l *loader) phase(ctx context.Context, name string, d time.Duration, extra http.Header) loadPhase {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	var tokens <-chan time.Time // nil: no pacing
-	if l.rate > 0 {
-		t := time.NewTicker(time.Second / time.Duration(l.rate))
-		defer t.Stop()
-		tokens = t.C
-	}
 	var (
 		mu             sync.Mutex
 		lat            []time.Duration
 		errs, served   int
 		origin, counts int
 		next           int
+		firstErr       error
 	)
 	start := time.Now()
+	var slots atomic.Int64 // with --rate: request n goes out at start + n/rate
 	var wg sync.WaitGroup
 	for range l.workers {
 		wg.Go(func() {
 			for {
-				if tokens != nil {
-					select {
-					case <-tokens:
-					case <-ctx.Done():
-						return
+				if l.rate > 0 {
+					at := start.Add(time.Duration(slots.Add(1)-1) * time.Second / time.Duration(l.rate))
+					if wait := time.Until(at); wait > 0 {
+						t := time.NewTimer(wait)
+						select {
+						case <-t.C:
+						case <-ctx.Done():
+							t.Stop()
+							return
+						}
 					}
 				}
 				if ctx.Err() != nil {
@@ -165,6 +192,12 @@ func (l *loader) phase(ctx context.Context, name string, d time.Duration, extra 
 				switch {
 				case err != nil || status >= 500:
 					errs++
+					if firstErr == nil {
+						firstErr = err
+						if err == nil {
+							firstErr = fmt.Errorf("%s answered %d", url, status)
+						}
+					}
 				default:
 					lat = append(lat, took)
 					hit, fromOrigin := classify(cacheStatus)
@@ -181,7 +214,7 @@ func (l *loader) phase(ctx context.Context, name string, d time.Duration, extra 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	p := loadPhase{Name: name, Requests: counts, Errors: errs, Origin: origin}
+	p := loadPhase{Name: name, Requests: counts, Errors: errs, Origin: origin, firstErr: firstErr}
 	p.RPS = float64(counts) / elapsed.Seconds()
 	if n := len(lat); n > 0 {
 		slices.Sort(lat)
@@ -190,7 +223,7 @@ func (l *loader) phase(ctx context.Context, name string, d time.Duration, extra 
 		p.HitRatio = float64(served) / float64(n)
 	}
 	if l.metrics != "" {
-		p.RSSBytes, p.HeapBytes, p.MemoryTier = l.memory()
+		p.RSSBytes, p.HeapBytes, p.MemoryTier, p.metricsErr = l.memory()
 	}
 	return p
 }
@@ -238,15 +271,19 @@ func classify(cacheStatus string) (hit, origin bool) {
 }
 
 // memory reads the app's resident and heap memory, and its memory tier's,
-// from its Prometheus text.
-func (l *loader) memory() (rss, heap, tier float64) {
+// from its Prometheus text; an error says why there are none.
+func (l *loader) memory() (rss, heap, tier float64, err error) {
 	resp, err := l.client.Get(l.metrics)
 	if err != nil {
-		return 0, 0, 0
+		return 0, 0, 0, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, 0, fmt.Errorf("%s answered %d", l.metrics, resp.StatusCode)
+	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	found := false
 	for sc.Scan() {
 		name, value, ok := strings.Cut(sc.Text(), " ")
 		if !ok || strings.HasPrefix(name, "#") {
@@ -258,19 +295,22 @@ func (l *loader) memory() (rss, heap, tier float64) {
 		}
 		switch name {
 		case "process_resident_memory_bytes":
-			rss = v
+			rss, found = v, true
 		case "go_memstats_heap_inuse_bytes":
-			heap = v
+			heap, found = v, true
 		case "swrcache_memory_bytes":
-			tier = v
+			tier, found = v, true
 		}
 	}
-	return rss, heap, tier
+	if !found {
+		return 0, 0, 0, fmt.Errorf("%s has none of process_resident_memory_bytes, go_memstats_heap_inuse_bytes, swrcache_memory_bytes", l.metrics)
+	}
+	return rss, heap, tier, sc.Err()
 }
 
 func printPhases(w io.Writer, phases []loadPhase) {
-	fmt.Fprintf(w, "%-6s %9s %7s %10s %9s %9s %9s %6s %8s %10s %10s\n",
-		"phase", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "hits", "origin", "rss MiB", "heap MiB")
+	fmt.Fprintf(w, "%-6s %9s %7s %10s %9s %9s %9s %6s %8s %10s %10s %10s\n",
+		"phase", "requests", "errors", "req/s", "p50 ms", "p99 ms", "max ms", "hits", "origin", "rss MiB", "heap MiB", "tier MiB")
 	for _, p := range phases {
 		mib := func(b float64) string {
 			if b == 0 {
@@ -278,8 +318,8 @@ func printPhases(w io.Writer, phases []loadPhase) {
 			}
 			return fmt.Sprintf("%.1f", b/(1<<20))
 		}
-		fmt.Fprintf(w, "%-6s %9d %7d %10.0f %9.2f %9.2f %9.2f %5.1f%% %8d %10s %10s\n",
-			p.Name, p.Requests, p.Errors, p.RPS, p.P50, p.P99, p.Max, 100*p.HitRatio, p.Origin, mib(p.RSSBytes), mib(p.HeapBytes))
+		fmt.Fprintf(w, "%-6s %9d %7d %10.0f %9.2f %9.2f %9.2f %5.1f%% %8d %10s %10s %10s\n",
+			p.Name, p.Requests, p.Errors, p.RPS, p.P50, p.P99, p.Max, 100*p.HitRatio, p.Origin, mib(p.RSSBytes), mib(p.HeapBytes), mib(p.MemoryTier))
 	}
 }
 

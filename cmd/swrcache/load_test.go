@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -104,5 +105,37 @@ func TestClassifyReadsCacheStatus(t *testing.T) {
 		if hit, origin := classify(tt.given); hit != tt.expectHit || origin != tt.expectOrigin {
 			t.Errorf("classify(%q) = %v, %v; want %v, %v", tt.given, hit, origin, tt.expectHit, tt.expectOrigin)
 		}
+	}
+}
+
+// --rate paces requests by a schedule, not one per tick: it never sends
+// more than the rate allows, and past 1000 req/s too.
+func TestLoadRateIsAnUpperBound(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	t.Cleanup(srv.Close)
+	r := swrcache(t, "load", "--url", srv.URL+"/x", "--off-header", "", "--warmup", "0s", "--duration", "500ms", "--rate", "3000", "--concurrency", "8", "--output", "json")
+	var phases []loadPhase
+	if err := json.Unmarshal([]byte(r.stdout), &phases); err != nil || r.code != exitOK {
+		t.Fatalf("exit %d, %v: %s %s", r.code, err, r.stdout, r.stderr)
+	}
+	if n := phases[0].Requests; n > 3000/2+8 || n == 0 {
+		t.Fatalf("%d requests in 500 ms at --rate 3000, want at most %d", n, 3000/2+8)
+	}
+	t.Logf("%d requests in 500 ms at --rate 3000 (%.0f req/s)", phases[0].Requests, phases[0].RPS)
+}
+
+// Targets that cannot work are said so: a usage error for what is not a
+// URL, the first failure on stderr for one that does not answer.
+func TestLoadSaysWhatWentWrong(t *testing.T) {
+	if r := swrcache(t, "load", "--url", "not a url"); r.code != exitUsage || !strings.Contains(r.stderr, "not an http(s) URL") {
+		t.Errorf("a URL that is not one: exit %d, %q", r.code, r.stderr)
+	}
+	if r := swrcache(t, "load", "--url", "http://127.0.0.1:1/x", "--metrics", "ftp://x"); r.code != exitUsage {
+		t.Errorf("a --metrics that is not http: exit %d, %q", r.code, r.stderr)
+	}
+	dead := "http://" + deadAddr(t) + "/x"
+	r := swrcache(t, "load", "--url", dead, "--off-header", "", "--warmup", "0s", "--duration", "200ms", "--concurrency", "2", "--metrics", dead)
+	if r.code != exitProblem || !strings.Contains(r.stderr, "requests failed; the first:") || !strings.Contains(r.stderr, "no memory figures") {
+		t.Errorf("a target that does not answer: exit %d, %q", r.code, r.stderr)
 	}
 }
