@@ -25,6 +25,22 @@ type Item struct {
 	// for that header's value, with a marker naming the header under the
 	// route's key.
 	Extra []Extra
+	// NoStale stores the item, and its Extra items, without the policy's
+	// stale windows: once it is no longer fresh it is never served, not
+	// while it revalidates, not when the loader fails, not from memory
+	// while Redis is down. The HTTP layer sets it for a response that says
+	// must-revalidate, proxy-revalidate or s-maxage (RFC 9111 sections
+	// 4.2.4, 5.2.2.2, 5.2.2.8, 5.2.2.10).
+	NoStale bool
+}
+
+// policyFor is the policy item is stored under: p, without its stale
+// windows when the item may not be served stale.
+func policyFor(p Policy, item Item) Policy {
+	if item.NoStale {
+		p.StaleWhileRevalidate, p.StaleIfError = 0, 0
+	}
+	return p
 }
 
 // Extra is an item a fill stores along with its own; see Item.Extra.
@@ -305,7 +321,7 @@ func (e *Engine) loadOnly(ctx context.Context, f *fill, s Status, detail string)
 		// Redis is out of reach: memory keeps the item, so the origin
 		// sees one load per key per memory lifetime, not one per request.
 		now := e.now()
-		e.mem.put(f.k, newEntry(f.k, f.p, item.Value, append(slices.Clip(f.p.Tags), item.Tags...), now, took), now, f.gen)
+		e.mem.put(f.k, newEntry(f.k, policyFor(f.p, item), item.Value, append(slices.Clip(f.p.Tags), item.Tags...), now, took), now, f.gen)
 	}
 	return Result{Value: item.Value, Status: s, Detail: detail}, !item.NoStore && !f.released, nil
 }

@@ -140,7 +140,7 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 // announced, and nothing is stored.
 func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took time.Duration, token string, start time.Time) (*entry, bool) {
 	now := e.now()
-	ent := newEntry(k, p, item.Value, e.tags(ctx, k, p, item), now, took)
+	ent := newEntry(k, policyFor(p, item), item.Value, e.tags(ctx, k, p, item), now, took)
 	raw := ent.encode()
 	ttl := ent.redisTTL(now)
 	ek := e.entryKey(k.Name)
@@ -165,7 +165,7 @@ func (e *Engine) storeExtra(ctx context.Context, p Policy, item Item, took time.
 		if won, err := e.lockOnly(ctx, x.Key, token); err != nil || !won {
 			continue
 		}
-		if _, ok := e.store(ctx, x.Key, p, Item{Value: x.Value, Tags: item.Tags}, took, token, start); !ok {
+		if _, ok := e.store(ctx, x.Key, p, Item{Value: x.Value, Tags: item.Tags, NoStale: item.NoStale}, took, token, start); !ok {
 			e.unlock(ctx, x.Key, token)
 		}
 	}

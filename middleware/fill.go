@@ -170,7 +170,7 @@ func (c *Cache) item(fw *fillWriter, req *http.Request, chainErr error, tenant, 
 		return core.Item{Value: noStoreValue, NoStore: true}, reason, nil
 	}
 	value := resp.mustEncode()
-	item := core.Item{Value: value, Tags: c.responseTags(fw.sent)}
+	item := core.Item{Value: value, Tags: c.responseTags(fw.sent), NoStale: noStale(fw.sent)}
 	if extra := extraVary(fw.sent, c.cfg.Key.Headers, vary); len(extra) > 0 {
 		vkey, err := c.cfg.Key.Key(req, tenant, extra...)
 		if err != nil {

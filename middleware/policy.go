@@ -44,6 +44,15 @@ func acceptsOnly(r *http.Request, mediaType string) bool {
 
 // noStoreReason says why a response with this status and header must not
 // be stored, or "".
+// noStale reports whether a response may never be served stale by a
+// shared cache: must-revalidate (RFC 9111 section 5.2.2.2),
+// proxy-revalidate (5.2.2.8), or s-maxage, which implies proxy-revalidate
+// (5.2.2.10).
+func noStale(h http.Header) bool {
+	cc := h.Values("Cache-Control")
+	return hasToken(cc, "must-revalidate") || hasToken(cc, "proxy-revalidate") || hasToken(cc, "s-maxage")
+}
+
 func (c *Cache) noStoreReason(status int, h http.Header) string {
 	switch {
 	case !slices.Contains(c.cfg.Statuses, status):

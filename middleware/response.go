@@ -19,7 +19,7 @@ type response struct {
 // unstored are never stored: hop-by-hop fields (RFC 9110 section 7.6.1),
 // per-user state, and what the cache sets itself on replay.
 var unstored = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-	"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Age", "Cache-Status"}
+	"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Cache-Status"}
 
 // capture turns what fw recorded into a response, dropping the fields that
 // must not be replayed and drop (the tags header).
@@ -67,8 +67,11 @@ func (r response) write(w http.ResponseWriter, req *http.Request, cacheStatus st
 		h[f[0]] = f[1:] // r was decoded for this caller alone
 	}
 	vals := make([]string, 3) // one allocation for the fields the cache sets itself
-	if age > 0 {
-		vals[0] = strconv.FormatInt(int64(age/time.Second), 10)
+	// Age: the age the response arrived with (an upstream cache's, kept
+	// when stored), plus its time here (RFC 9111 sections 4.2.3 and 5.1).
+	upstream, _ := strconv.ParseInt(r.get("Age"), 10, 64)
+	if age > 0 || upstream > 0 {
+		vals[0] = strconv.FormatInt(max(upstream, 0)+int64(age/time.Second), 10)
 		h["Age"] = vals[0:1:1]
 	}
 	vals[1] = cacheStatus
