@@ -243,6 +243,9 @@ func TestMemoryStaysWithinItsBound(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	t.Logf("bound %d MiB, peak %.1f MiB; heap before %.1f MiB, full %.1f MiB, after Close %.1f MiB",
 		bound>>20, float64(peak)/(1<<20), mib(before.HeapAlloc), mib(full.HeapAlloc), mib(after.HeapAlloc))
+	if redistest.Embedded() {
+		return // the embedded miniredis keeps the 500 MB stored through it in this very heap
+	}
 	if after.HeapAlloc > before.HeapAlloc+8<<20 {
 		t.Fatalf("heap %.1f MiB after Close, %.1f before: memory not given back", mib(after.HeapAlloc), mib(before.HeapAlloc))
 	}
