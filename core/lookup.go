@@ -111,8 +111,9 @@ func find[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, deco
 	mem, gen := false, uint64(0) // the policy uses the memory tier; its invalidations so far
 	if age := e.mem.maxAgeFor(p); age > 0 {
 		mem, gen = true, e.mem.gen.Load()
-		if me = e.mem.get(k); me != nil && e.mem.servable(me, e.now(), age) && !e.blocked(k, me.ent) {
-			if v, res, ok := fromMemory(ctx, e, k, p, l, me, decode); ok {
+		now := e.now()
+		if me = e.mem.get(k); me != nil && e.mem.servable(me, now, age) && !e.blocked(k, me.ent) {
+			if v, res, ok := fromMemory(ctx, e, k, p, l, me, decode, now); ok {
 				return v, res, nil
 			}
 		}
@@ -164,9 +165,8 @@ func find[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, deco
 // fromMemory serves k from its entry in memory, by the entry's own
 // windows, as find serves one from Redis; it reports false when the entry
 // is past them, or does not decode, and Redis must be asked.
-func fromMemory[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, me *memEntry, decode func([]byte) (T, error)) (T, Result, bool) {
+func fromMemory[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, me *memEntry, decode func([]byte) (T, error), now time.Time) (T, Result, bool) {
 	var zero T
-	now := e.now()
 	ent := me.ent
 	s := StatusHit
 	switch {

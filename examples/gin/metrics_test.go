@@ -54,6 +54,7 @@ type tally struct {
 	mu      sync.Mutex
 	lookups map[[2]string]float64 // resource, outcome
 	reasons map[[2]string]float64 // resource, reason
+	memory  int                   // responses served from the memory tier
 }
 
 func (ta *tally) add(t *testing.T, resource string, resp *http.Response) {
@@ -68,6 +69,9 @@ func (ta *tally) add(t *testing.T, resource string, resp *http.Response) {
 	ta.mu.Lock()
 	defer ta.mu.Unlock()
 	ta.lookups[[2]string{resource, outcome}]++
+	if strings.Contains(resp.Header.Get("Cache-Status"), "detail=memory") {
+		ta.memory++
+	}
 	if reason != "" {
 		ta.reasons[[2]string{resource, reason}]++
 	}
@@ -76,17 +80,28 @@ func (ta *tally) add(t *testing.T, resource string, resp *http.Response) {
 // Must show 1: the metrics count exactly what the responses said, for a
 // workload of misses, hits, collapsed requests, stale responses, bypasses
 // for two reasons and a route whose responses vary on Accept-Language.
+// It runs with the memory tier off, and on, as the example runs.
 func TestMetricsCountWhatTheResponsesSaid(t *testing.T) {
+	t.Run("redis", func(t *testing.T) { metricsCountWhatTheResponsesSaid(t, core.MemoryConfig{}) })
+	t.Run("memory", func(t *testing.T) { metricsCountWhatTheResponsesSaid(t, core.MemoryConfig{MaxBytes: 64 << 20}) })
+}
+
+func metricsCountWhatTheResponsesSaid(t *testing.T, mem core.MemoryConfig) {
 	rdb := redistest.Client(t)
 	reg, hook, err := exampleapp.Metrics(rdb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, err := core.New(core.Config{Client: rdb, Namespace: redistest.Prefix(t), OnEvent: hook})
+	engine, err := core.New(core.Config{Client: rdb, Namespace: redistest.Prefix(t), OnEvent: hook, Memory: mem})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = engine.Close(context.Background()) })
+	for deadline := time.Now().Add(10 * time.Second); mem.MaxBytes > 0 && !engine.MemoryStats().Live; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) { // the tier serves once it hears the notices
+			t.Fatal("the memory tier's subscription never came up")
+		}
+	}
 	app, err := newApp(engine, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +201,10 @@ func TestMetricsCountWhatTheResponsesSaid(t *testing.T) {
 	if !redistest.Embedded() && (fams["swrcache_redis_memory_used_bytes"] == nil || fams["swrcache_redis_max_clients"] == nil) {
 		t.Errorf("no Redis server gauges in the scrape") // the embedded miniredis has no INFO memory
 	}
-	t.Logf("hit ratio %.4f from %v lookups; %v", served/total, total, ta.lookups)
+	if (mem.MaxBytes > 0) != (ta.memory > 0) {
+		t.Errorf("%d responses from the memory tier with MaxBytes %d", ta.memory, mem.MaxBytes)
+	}
+	t.Logf("hit ratio %.4f from %v lookups (%d from memory); %v", served/total, total, ta.memory, ta.lookups)
 }
 
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
