@@ -194,6 +194,8 @@ type Policy struct {
 	// a request: metrics keep a series per resource. "" means unnamed; the
 	// HTTP layer uses the route's Key.Resource.
 	Resource string
+
+	keep time.Duration // Lifetime.Keep of the item stored under it (policyFor)
 }
 
 // Validate reports the first problem with p, or nil.

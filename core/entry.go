@@ -56,6 +56,7 @@ type entry struct {
 	StaleUntil  int64    // w
 	ErrorUntil  int64    // e
 	LoadMillis  int64    // d: how long the loader took, for XFetch
+	KeepUntil   int64    // r: kept for revalidation until then; left out when 0
 	Tags        []string // t, left out when empty
 	Value       []byte   // v
 }
@@ -72,9 +73,25 @@ func newEntry(k Key, p Policy, value []byte, tags []string, now time.Time, load 
 		StaleUntil:  fresh + p.StaleWhileRevalidate.Milliseconds(),
 		ErrorUntil:  fresh + p.StaleIfError.Milliseconds(),
 		LoadMillis:  load.Milliseconds(),
+		KeepUntil:   keepUntil(fresh, p.keep),
 		Tags:        tags,
 		Value:       value,
 	}
+}
+
+func keepUntil(fresh int64, keep time.Duration) int64 {
+	if keep <= 0 {
+		return 0
+	}
+	return fresh + keep.Milliseconds()
+}
+
+// value is e's value, nil for no entry.
+func (e *entry) value() []byte {
+	if e == nil {
+		return nil
+	}
+	return e.Value
 }
 
 // expiryMargin keeps an entry in Redis a little past its last window, so
@@ -83,7 +100,7 @@ const expiryMargin = 5 * time.Second
 
 // redisTTL is the hard expiry of e in Redis, counted from now.
 func (e *entry) redisTTL(now time.Time) time.Duration {
-	end := max(e.StaleUntil, e.ErrorUntil)
+	end := max(e.StaleUntil, e.ErrorUntil, e.KeepUntil)
 	return time.Duration(end-now.UnixMilli())*time.Millisecond + expiryMargin
 }
 
@@ -94,6 +111,9 @@ func (e *entry) encode() []byte {
 	if len(e.Tags) > 0 {
 		fields++
 	}
+	if e.KeepUntil > 0 {
+		fields++
+	}
 	b = wire.AppendMap(b, fields)
 	b = wire.AppendBin(wire.AppendStr(b, "k"), e.Fingerprint)
 	b = wire.AppendInt(wire.AppendStr(b, "s"), e.StoredAt)
@@ -101,6 +121,9 @@ func (e *entry) encode() []byte {
 	b = wire.AppendInt(wire.AppendStr(b, "w"), e.StaleUntil)
 	b = wire.AppendInt(wire.AppendStr(b, "e"), e.ErrorUntil)
 	b = wire.AppendInt(wire.AppendStr(b, "d"), e.LoadMillis)
+	if e.KeepUntil > 0 {
+		b = wire.AppendInt(wire.AppendStr(b, "r"), e.KeepUntil)
+	}
 	if len(e.Tags) > 0 {
 		b = wire.AppendArray(wire.AppendStr(b, "t"), len(e.Tags))
 		for _, t := range e.Tags {
@@ -142,7 +165,8 @@ func parseEnvelope(raw []byte) (*entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
-	if e.StoredAt <= 0 || e.FreshUntil < e.StoredAt || e.StaleUntil < e.FreshUntil || e.ErrorUntil < e.FreshUntil {
+	if e.StoredAt <= 0 || e.FreshUntil < e.StoredAt || e.StaleUntil < e.FreshUntil || e.ErrorUntil < e.FreshUntil ||
+		(e.KeepUntil != 0 && e.KeepUntil < e.FreshUntil) {
 		return nil, fmt.Errorf("%w: inconsistent times", errCorrupt)
 	}
 	return e, nil
@@ -172,6 +196,8 @@ func parseFields(b []byte) (*entry, error) {
 			e.ErrorUntil, b, err = wire.ReadInt(b)
 		case "d":
 			e.LoadMillis, b, err = wire.ReadInt(b)
+		case "r":
+			e.KeepUntil, b, err = wire.ReadInt(b)
 		case "t":
 			e.Tags, b, err = wire.ReadStrings(b)
 		case "v":

@@ -32,11 +32,48 @@ type Item struct {
 	// must-revalidate, proxy-revalidate or s-maxage (RFC 9111 sections
 	// 4.2.4, 5.2.2.2, 5.2.2.8, 5.2.2.10).
 	NoStale bool
+	// Lifetime, when not nil, replaces the policy's TTL and windows for
+	// this item and its Extra items: a loader that learns from the source
+	// how long its value stays good says so here (the HTTP layer's
+	// FromResponse mode). It is taken as it is: cap it by the policy
+	// yourself if you need to.
+	Lifetime *Lifetime
+	// Unchanged, when positive, says that the last Unchanged bytes of Value
+	// are the last bytes of the value the loader was asked to replace
+	// (Fill.Previous, Revalidator.ReloadFrom), unchanged: the engine has
+	// Redis keep them from the stored entry rather than send them again.
+	// The HTTP layer's revalidation, which updates a response's headers
+	// and keeps its body, uses it. When the stored entry changed
+	// meanwhile, the whole value is sent.
+	Unchanged int
 }
 
-// policyFor is the policy item is stored under: p, without its stale
-// windows when the item may not be served stale.
+// Lifetime is how long one item is served; see Item.Lifetime. Negative
+// durations count as 0.
+type Lifetime struct {
+	// TTL is how long the item is fresh. 0 stores it stale already: it is
+	// served only inside its windows and, past them, loaded again, with
+	// Fill.Previous while Keep holds it.
+	TTL time.Duration
+	// StaleWhileRevalidate and StaleIfError are the item's windows after
+	// TTL, as in Policy.
+	StaleWhileRevalidate time.Duration
+	StaleIfError         time.Duration
+	// Keep holds the entry in Redis this long after TTL, past its windows,
+	// never to be served but to be handed to the next load as
+	// Fill.Previous, so that it can be revalidated rather than loaded
+	// whole.
+	Keep time.Duration
+}
+
+// policyFor is the policy item is stored under: p, with the item's own
+// lifetime if it has one, and without stale windows when the item may not
+// be served stale.
 func policyFor(p Policy, item Item) Policy {
+	if l := item.Lifetime; l != nil {
+		p.TTL, p.StaleWhileRevalidate, p.StaleIfError = max(l.TTL, 0), max(l.StaleWhileRevalidate, 0), max(l.StaleIfError, 0)
+		p.keep = max(l.Keep, 0)
+	}
 	if item.NoStale {
 		p.StaleWhileRevalidate, p.StaleIfError = 0, 0
 	}
@@ -47,6 +84,16 @@ func policyFor(p Policy, item Item) Policy {
 type Extra struct {
 	Key   Key
 	Value []byte
+}
+
+// A Revalidator is a Loader whose background refreshes are given the
+// value they replace, as Fill.Previous is given to a load.
+type Revalidator interface {
+	Loader
+	// ReloadFrom is Reload for a refresh of the stored value prev, which
+	// the returned function may read, never modify, after ReloadFrom has
+	// returned.
+	ReloadFrom(prev []byte) func(ctx context.Context) (Item, error)
 }
 
 // Loader produces the item of one key, like otter's Loader or groupcache's
@@ -94,6 +141,12 @@ type Fill struct {
 	// "redis-error", or "lock-wait-timeout" (another instance held the
 	// key's lock for longer than LockWait).
 	Detail string
+	// Previous is the value of the expired entry this load replaces, when
+	// Redis still holds one (inside its stale-if-error window, or its
+	// Lifetime.Keep): a loader that can ask its source whether that value
+	// is still good (an HTTP conditional request) may return it, or a
+	// value ending with it (Item.Unchanged). Read it, never modify it.
+	Previous []byte
 
 	release func() // see Release; nil when no one waits on this load
 }
@@ -285,7 +338,7 @@ func (e *Engine) shared(ctx context.Context, f *fill) (Result, bool, error) {
 			e.unlock(ctx, f.k, token)
 		}
 	}()
-	how := Fill{Status: StatusMiss, Store: true, Fallback: e.fallback(f)}
+	how := Fill{Status: StatusMiss, Store: true, Fallback: e.fallback(f), Previous: f.old.value()}
 	how.release = e.releaser(f, func() { e.unlock(ctx, f.k, token) })
 	item, took, err := e.load(ctx, f, how)
 	released = f.released // Release unlocked already
@@ -295,7 +348,7 @@ func (e *Engine) shared(ctx context.Context, f *fill) (Result, bool, error) {
 	if item.NoStore || f.released {
 		return Result{Value: item.Value, Status: StatusMiss}, false, nil
 	}
-	ent, stored := e.store(ctx, f.k, f.p, item, took, token, lk.start)
+	ent, stored := e.store(ctx, f.k, f.p, item, took, token, lk.start, f.old)
 	released = stored // the store released the lock
 	res := Result{Value: item.Value, Status: StatusMiss, Stored: stored}
 	if stored && f.mem {

@@ -159,7 +159,10 @@ func TestRefreshDue(t *testing.T) {
 	e := &Engine{rand: func() float64 { return 0.5 }} // -ln(0.5) = 0.693
 	now := time.UnixMilli(1_000_000)
 	at := func(d time.Duration) *entry {
-		return &entry{FreshUntil: now.Add(d).UnixMilli(), LoadMillis: 1000}
+		return &entry{StoredAt: now.Add(d - 24*time.Hour).UnixMilli(), FreshUntil: now.Add(d).UnixMilli(), LoadMillis: 1000}
+	}
+	ownLifetime := func(life, d time.Duration) *entry { // an item stored for a lifetime of its own (Item.Lifetime)
+		return &entry{StoredAt: now.Add(d - life).UnixMilli(), FreshUntil: now.Add(d).UnixMilli(), LoadMillis: 1000}
 	}
 	tests := []struct {
 		name       string
@@ -173,6 +176,8 @@ func TestRefreshDue(t *testing.T) {
 		{"XFetch holds off when the gap is larger", at(30*time.Second + 800*time.Millisecond), Policy{TTL: time.Hour}, false},
 		{"a larger beta starts earlier", at(30*time.Second + 1300*time.Millisecond), Policy{TTL: time.Hour, Beta: 2}, true},
 		{"the default window is a tenth of a short TTL", at(900 * time.Millisecond), Policy{TTL: 10 * time.Second, Beta: -1}, true},
+		{"an item's shorter lifetime shrinks the window in proportion", ownLifetime(time.Minute, 400*time.Millisecond), Policy{TTL: time.Hour, Beta: -1}, true},
+		{"and it is not due before that shrunk window", ownLifetime(time.Minute, 600*time.Millisecond), Policy{TTL: time.Hour, Beta: -1}, false},
 		{"refresh-ahead can be turned off", at(time.Millisecond), Policy{TTL: time.Hour, RefreshAhead: -1, Beta: -1}, false},
 	}
 	for _, tt := range tests {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -26,6 +27,24 @@ if redis.call("get", KEYS[2]) == ARGV[3] then
 	return 1
 end
 return 0`)
+
+// spliceScript is storeScript for an entry whose value ends as the stored
+// one does (Item.Unchanged): it is sent without that tail, which Redis
+// copies from the stored entry, provided the stored entry is still the
+// one the load replaced (its length and everything before the tail).
+// It returns -1, having done nothing, when it is not.
+var spliceScript = redis.NewScript(`
+if redis.call("get", KEYS[2]) ~= ARGV[5] then
+	return 0
+end
+local old = redis.call("get", KEYS[1])
+local n = tonumber(ARGV[3])
+if not old or #old ~= #ARGV[2] + n or string.sub(old, 1, #ARGV[2]) ~= ARGV[2] then
+	return -1
+end
+redis.call("set", KEYS[1], ARGV[1] .. string.sub(old, #ARGV[2] + 1), "PX", ARGV[4])
+redis.call("del", KEYS[2])
+return 1`)
 
 // unlockScript deletes the lock only if it still holds the caller's token: a
 // plain DEL could delete the lock of whoever took over after it expired.
@@ -81,6 +100,33 @@ func (e *Engine) storeHeld(ctx context.Context, ek, lk string, raw []byte, ttl t
 		p.Set(ctx, ek, raw, ttl)
 		p.Del(ctx, lk)
 	})
+}
+
+// storeSpliced is storeHeld for raw, whose last tail bytes are the last
+// tail bytes of the stored entry prev: only the rest is sent. When prev is
+// no longer what ek holds, or scripts are refused, raw is sent whole.
+func (e *Engine) storeSpliced(ctx context.Context, ek, lk string, raw []byte, prev *entry, tail int, ttl time.Duration, token string) (bool, error) {
+	if e.scripts.usable() {
+		old := prev.encode()
+		head, oldHead := raw[:len(raw)-tail], old[:len(old)-tail]
+		n, err := spliceScript.Run(ctx, e.rdb, []string{ek, lk}, head, oldHead, tail, ttl.Milliseconds(), token).Int()
+		if !e.scripts.refused(err) && (err != nil || n != -1) {
+			return n == 1, err
+		}
+	}
+	return e.storeHeld(ctx, ek, lk, raw, ttl, token)
+}
+
+// unchangedTail is how many bytes at the end of item's value need not be
+// sent, being those at the end of prev's: 0 when the item says none or
+// they differ.
+func unchangedTail(item Item, prev *entry) int {
+	n := item.Unchanged
+	if n <= 0 || prev == nil || n > len(item.Value) || n > len(prev.Value) ||
+		!bytes.Equal(item.Value[len(item.Value)-n:], prev.Value[len(prev.Value)-n:]) {
+		return 0
+	}
+	return n
 }
 
 // deleteHeld deletes lk if it holds token.

@@ -68,14 +68,14 @@ func TestLockedOperationsWorkWithAndWithoutScripts(t *testing.T) {
 			if err := rdb.Set(ctx, lk, "theirs", time.Minute).Err(); err != nil {
 				t.Fatal(err)
 			}
-			if _, stored := e.store(ctx, k, p, Item{Value: []byte("late")}, 0, "mine", time.Now()); stored {
+			if _, stored := e.store(ctx, k, p, Item{Value: []byte("late")}, 0, "mine", time.Now(), nil); stored {
 				t.Error("stored under a lock held by someone else")
 			}
 			e.unlock(ctx, k, "mine")
 			if got := rdb.Get(ctx, lk).Val(); got != "theirs" {
 				t.Errorf("lock after another token's store and unlock = %q, want theirs", got)
 			}
-			if _, stored := e.store(ctx, k, p, Item{Value: []byte("v2")}, 0, "theirs", time.Now()); !stored {
+			if _, stored := e.store(ctx, k, p, Item{Value: []byte("v2")}, 0, "theirs", time.Now(), nil); !stored {
 				t.Error("the holder's store was refused")
 			}
 			if n := rdb.Exists(ctx, lk).Val(); n != 0 {

@@ -138,7 +138,8 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 // invalidated since the fill began (start, before its lock was taken and
 // its load began), the value may predate the change that invalidation
 // announced, and nothing is stored.
-func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took time.Duration, token string, start time.Time) (*entry, bool) {
+// prev is the entry the item replaces, if any: see Item.Unchanged.
+func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took time.Duration, token string, start time.Time, prev *entry) (*entry, bool) {
 	now := e.now()
 	ent := newEntry(k, policyFor(p, item), item.Value, e.tags(ctx, k, p, item), now, took)
 	raw := ent.encode()
@@ -151,6 +152,9 @@ func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took tim
 		return ent, false
 	}
 	stored, err := call(ctx, e, k.Name, ek, func(ctx context.Context) (bool, error) {
+		if tail := unchangedTail(item, prev); tail > 0 {
+			return e.storeSpliced(ctx, ek, lockKey(ek), raw, prev, tail, ttl, token)
+		}
 		return e.storeHeld(ctx, ek, lockKey(ek), raw, ttl, token)
 	})
 	return ent, err == nil && stored
@@ -165,7 +169,7 @@ func (e *Engine) storeExtra(ctx context.Context, p Policy, item Item, took time.
 		if won, err := e.lockOnly(ctx, x.Key, token); err != nil || !won {
 			continue
 		}
-		if _, ok := e.store(ctx, x.Key, p, Item{Value: x.Value, Tags: item.Tags, NoStale: item.NoStale}, took, token, start); !ok {
+		if _, ok := e.store(ctx, x.Key, p, Item{Value: x.Value, Tags: item.Tags, NoStale: item.NoStale, Lifetime: item.Lifetime}, took, token, start, nil); !ok {
 			e.unlock(ctx, x.Key, token)
 		}
 	}

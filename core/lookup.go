@@ -152,11 +152,11 @@ func find[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader, deco
 		return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, mem: mem, gen: gen}, decode, "")
 	case now.UnixMilli() < ent.FreshUntil:
 		if e.refreshDue(ent, p, now) {
-			e.refresh(ctx, k, p, l, ent.StoredAt)
+			e.refresh(ctx, k, p, l, ent)
 		}
 		return v, cached(ent, StatusHit), nil
 	case now.UnixMilli() < ent.StaleUntil:
-		e.refresh(ctx, k, p, l, ent.StoredAt)
+		e.refresh(ctx, k, p, l, ent)
 		return v, cached(ent, StatusStale), nil
 	}
 	return filled(ctx, e, &fill{k: k, p: p, l: l, check: checker(decode), detach: detach, mem: mem, gen: gen, old: ent}, decode, "expired")
@@ -182,7 +182,7 @@ func fromMemory[T any](ctx context.Context, e *Engine, k Key, p Policy, l Loader
 		return zero, Result{}, false
 	}
 	if s == StatusStale || e.refreshDue(ent, p, now) {
-		e.refresh(ctx, k, p, l, ent.StoredAt)
+		e.refresh(ctx, k, p, l, ent)
 	}
 	res := cached(ent, s)
 	res.Memory, res.Detail = true, "memory"
@@ -308,7 +308,13 @@ func (e *Engine) refreshDue(ent *entry, p Policy, now time.Time) bool {
 	if p.RefreshAhead < 0 {
 		return false // refresh-ahead is off, XFetch's early start with it
 	}
-	start := ent.FreshUntil - p.refreshAhead().Milliseconds()
+	ahead := p.refreshAhead()
+	if life := time.Duration(ent.FreshUntil-ent.StoredAt) * time.Millisecond; life < p.TTL {
+		// An item with a lifetime of its own (Item.Lifetime), shorter than
+		// the policy's: its window shrinks in proportion.
+		ahead = time.Duration(float64(ahead) * float64(life) / float64(p.TTL))
+	}
+	start := ent.FreshUntil - ahead.Milliseconds()
 	gap := start - now.UnixMilli()
 	if gap <= 0 {
 		return true

@@ -10,14 +10,19 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// refresh starts a background refresh of k, which was stored at seen, unless
+// refresh starts a background refresh of k, whose entry seen was found due, unless
 // one is running already, in this process or (by the lock) in another, or
 // the worker pool is full: then the current value keeps being served. l's
 // Reload runs here, on the caller's goroutine, only if the refresh starts.
-func (e *Engine) refresh(ctx context.Context, k Key, p Policy, l Loader, seen int64) {
+func (e *Engine) refresh(ctx context.Context, k Key, p Policy, l Loader, seen *entry) {
 	detached := context.WithoutCancel(ctx) // keeps trace values, drops cancellation
 	skipped := e.bg.goRefreshMany([]string{k.Name}, func() func([]string) {
-		reload := l.Reload()
+		var reload func(context.Context) (Item, error)
+		if rv, ok := l.(Revalidator); ok {
+			reload = rv.ReloadFrom(seen.Value)
+		} else {
+			reload = l.Reload()
+		}
 		return func([]string) {
 			defer e.recoverRefresh(detached, k.resource, k.Name)
 			e.runRefresh(detached, k, p, reload, seen)
@@ -36,7 +41,7 @@ func (e *Engine) recoverRefresh(ctx context.Context, resource, key string) {
 }
 
 // runRefresh tries k's lock without waiting; the holder reloads and stores.
-func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func(context.Context) (Item, error), seen int64) {
+func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func(context.Context) (Item, error), seen *entry) {
 	ctx, cancel := context.WithTimeout(parent, e.cfg.LoadTimeout)
 	defer cancel()
 	token := newToken()
@@ -54,7 +59,7 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func
 	case !lk.won:
 		e.emit(ctx, Event{Kind: EventRefreshSkipped, Resource: k.resource, Key: k.Name, Detail: "locked"})
 		return
-	case lk.ent != nil && lk.ent.StoredAt > seen && !e.refreshDue(lk.ent, p, e.now()):
+	case lk.ent != nil && lk.ent.StoredAt > seen.StoredAt && !e.refreshDue(lk.ent, p, e.now()):
 		e.unlock(ctx, k, token) // another instance refreshed it already
 		if e.mem.maxAgeFor(p) > 0 {
 			e.mem.put(k, lk.ent, e.now(), gen)
@@ -84,7 +89,7 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func
 		return
 	}
 	var ent *entry
-	if ent, released = e.store(ctx, k, p, item, took, token, lk.start); !released {
+	if ent, released = e.store(ctx, k, p, item, took, token, lk.start, seen); !released {
 		failed = errNotStored
 		e.emit(ctx, Event{Kind: EventRefreshFailed, Resource: k.resource, Key: k.Name, Duration: took, Err: errNotStored})
 		return

@@ -103,6 +103,9 @@ func (o *outcome) set(res core.Result, err error) {
 
 func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next Next, refresh Runner, o *outcome) error {
 	if reason := c.bypassReason(r); reason != "" {
+		if reason == "method" && c.cfg.InvalidateOnWrite == On && !safeMethod(r.Method) {
+			w = c.invalidating(w, r)
+		}
 		return c.pass(w, r, next, reason, o)
 	}
 	tenant := ""
@@ -163,13 +166,22 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next Next, refresh
 
 // pass runs next on the request's own writer, without the cache.
 func (c *Cache) pass(w http.ResponseWriter, r *http.Request, next Next, reason string, o *outcome) error {
+	status := ""
 	if reason != "method" {
-		w.Header().Set("Cache-Status", c.cfg.Name+"; fwd=bypass; detail="+reason)
+		status = c.cfg.Name + "; fwd=bypass; detail=" + reason
+		w.Header().Set("Cache-Status", status) // for a response the framework renders, too
 		o.kind, o.detail, o.err = core.EventBypass, reason, nil
 	}
-	if tags := c.cfg.TagsHeader; tags != "" { // the tags header is for the cache, never for clients
+	if tags := c.cfg.TagsHeader; tags != "" || status != "" {
 		h := w.Header()
-		w = HookWriter(w, func(int) { h.Del(tags) })
+		w = HookWriter(w, func(int) {
+			if tags != "" {
+				h.Del(tags) // the tags header is for the cache, never for clients
+			}
+			if status != "" {
+				appendCacheStatus(h, status) // after the handler's own, from a cache behind it
+			}
+		})
 	}
 	if err := next(w, r); !errors.Is(err, ErrNoStore) {
 		return err
@@ -197,6 +209,23 @@ func (c *Cache) failed(w http.ResponseWriter, r *http.Request, next Next, err er
 		return err // the client left: nothing to write
 	}
 	return c.pass(w, r, next, "error", o)
+}
+
+// appendCacheStatus makes value the last member of h's Cache-Status, once:
+// a cache behind this one (the handler may be a proxy) put its own first
+// (RFC 9211 section 2).
+func appendCacheStatus(h http.Header, value string) {
+	v := h.Values("Cache-Status")
+	if len(v) > 0 && v[len(v)-1] == value {
+		return
+	}
+	upstream := make([]string, 0, len(v)+1)
+	for _, s := range v {
+		if s != value {
+			upstream = append(upstream, s)
+		}
+	}
+	h["Cache-Status"] = append(upstream, value)
 }
 
 // handlerError carries an error the handler chain returned.

@@ -80,6 +80,24 @@ type Config struct {
 	// Name is the cache's name in Cache-Status. "" means "swrcache".
 	Name string
 
+	// Freshness says where a stored response's lifetime comes from:
+	// RouteTTL (the zero value) takes the route's Policy as it is;
+	// FromResponse takes it from the response, as an HTTP cache does, with
+	// the Policy's TTL and windows as caps.
+	Freshness Freshness
+	// TargetedFields lists, most specific first, the response fields that
+	// speak to this cache alone and, in FromResponse mode, take precedence
+	// over Cache-Control and Expires (RFC 9213), such as
+	// "Acme-CDN-Cache-Control". nil means CDN-Cache-Control; an empty list
+	// means none.
+	TargetedFields []string
+	// InvalidateOnWrite makes a successful POST, PUT, PATCH, DELETE (or any
+	// method not known to be safe) on the route invalidate the stored
+	// responses of its URL, all their variants, and of its Location and
+	// Content-Location when they are on the same host (RFC 9111 section
+	// 4.4). Default means on in FromResponse mode and off in RouteTTL mode.
+	InvalidateOnWrite Switch
+
 	// Router is what background refreshes of echo and gin routes are sent
 	// through, as requests of their own (see IsRefresh): gin needs its
 	// *gin.Engine here; for echo, nil means the echo instance that served
@@ -87,6 +105,35 @@ type Config struct {
 	// handler after the cache directly.
 	Router http.Handler
 }
+
+// Freshness is where a route's stored responses get their lifetime; see
+// Config.Freshness.
+type Freshness uint8
+
+const (
+	// RouteTTL stores every response for the route's Policy: TTL and
+	// windows. Cache-Control can only keep a response out (no-store,
+	// private, no-cache) or forbid serving it stale (must-revalidate,
+	// proxy-revalidate, s-maxage).
+	RouteTTL Freshness = iota
+	// FromResponse takes each response's lifetime from its targeted field
+	// (RFC 9213) or else its s-maxage, max-age or Expires, less its Age
+	// (RFC 9111 sections 4.2.1 to 4.2.3); the route's TTL when it says
+	// nothing, and as a cap. Its stale-while-revalidate and stale-if-error
+	// (RFC 5861) set the windows, capped by the Policy's. A no-cache
+	// response with a validator is stored and revalidated before each use.
+	FromResponse
+)
+
+// Switch is an option that is on, off, or the default of its mode.
+type Switch uint8
+
+// The values of a Switch.
+const (
+	Default Switch = iota
+	On
+	Off
+)
 
 // DefaultStatuses are the status codes RFC 9110 (section 15.1) defines as
 // heuristically cacheable, less 206 (partial content is not assembled) and
@@ -109,6 +156,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("middleware: SampleRate must be in [0, 1], got %v", c.SampleRate)
 	case c.AllowAuthorization && c.Tenant == nil && c.TenantHeader == "" && len(c.Key.Headers) == 0:
 		return errors.New("middleware: AllowAuthorization needs a key that separates users: a Tenant or Key.Headers")
+	case c.Freshness > FromResponse:
+		return fmt.Errorf("middleware: Freshness %d is neither RouteTTL nor FromResponse", c.Freshness)
+	case c.InvalidateOnWrite > Off:
+		return fmt.Errorf("middleware: InvalidateOnWrite %d is not Default, On or Off", c.InvalidateOnWrite)
 	case c.Statuses != nil && len(c.Statuses) == 0:
 		return errors.New("middleware: Statuses is empty, so nothing would ever be stored; leave it nil for the default list")
 	}
@@ -119,6 +170,11 @@ func (c Config) Validate() error {
 	}
 	if c.TenantHeader != "" && !keyfunc.ValidHeaderName(c.TenantHeader) {
 		return fmt.Errorf("middleware: TenantHeader %q is not a header name", c.TenantHeader)
+	}
+	for _, f := range c.TargetedFields {
+		if !keyfunc.ValidHeaderName(f) {
+			return fmt.Errorf("middleware: TargetedFields: %q is not a header name", f)
+		}
 	}
 	if c.TagsHeader != "" && !keyfunc.ValidHeaderName(c.TagsHeader) {
 		return fmt.Errorf("middleware: TagsHeader %q is not a header name", c.TagsHeader)
@@ -183,6 +239,16 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TagsHeader != "" {
 		c.TagsHeader = http.CanonicalHeaderKey(c.TagsHeader)
+	}
+	if c.TargetedFields == nil {
+		c.TargetedFields = []string{"CDN-Cache-Control"}
+	}
+	c.TargetedFields = slices.Clone(c.TargetedFields)
+	for i, f := range c.TargetedFields {
+		c.TargetedFields[i] = http.CanonicalHeaderKey(f)
+	}
+	if c.InvalidateOnWrite == Default && c.Freshness == FromResponse {
+		c.InvalidateOnWrite = On
 	}
 	return c
 }

@@ -40,11 +40,18 @@ func (l *load) Load(ctx context.Context, f core.Fill) (core.Item, error) {
 	l.fill = f
 	l.fw = newFillWriter(l.w, l)
 	req := l.c.fillRequest(l.r)
+	prev, ok := revalidatable(f.Previous)
+	if ok {
+		req = conditional(req, prev)
+	}
 	if ctx != req.Context() { // the request's, with the fill's span (Config.OnWork)
 		req = req.WithContext(ctx)
 	}
 	l.err = l.next(l.fw, req)
 	l.fw.finish(l.err)
+	if ok && l.err == nil {
+		l.fw.revalidate(prev)
+	}
 	if err := l.r.Context().Err(); err != nil {
 		return core.Item{}, err // the client left: what its handler made may be cut short
 	}
@@ -59,14 +66,25 @@ func (l *load) Load(ctx context.Context, f core.Fill) (core.Item, error) {
 func (*load) ReportsOutcome() {}
 
 // Reload copies the request for a background refresh.
-func (l *load) Reload() func(ctx context.Context) (core.Item, error) {
+func (l *load) Reload() func(ctx context.Context) (core.Item, error) { return l.ReloadFrom(nil) }
+
+// ReloadFrom copies the request for a background refresh of prev, the
+// stored value, which it revalidates when it has a validator.
+func (l *load) ReloadFrom(prev []byte) func(ctx context.Context) (core.Item, error) {
 	snap := l.c.snapshot(l.r, l.tenant, l.vary)
 	c, run, tenant, base, vary := l.c, l.refresh, l.tenant, l.base, l.vary
 	return func(ctx context.Context) (core.Item, error) {
 		req := snap.request(ctx)
+		old, ok := revalidatable(prev)
+		if ok {
+			req = conditional(req, old)
+		}
 		fw := newFillWriter(nil, &load{c: c, r: req})
 		err := run(fw, req)
 		fw.finish(err)
+		if ok && err == nil {
+			fw.revalidate(old)
+		}
 		item, _, err := c.item(fw, req, err, tenant, base, vary)
 		return item, err
 	}
@@ -107,7 +125,11 @@ func (l *load) ownStatus(fw *fillWriter, res *core.Result) string {
 	if l.fill.Status == core.StatusBypass {
 		return s + "; fwd=bypass; detail=" + l.fill.Detail
 	}
-	s += "; fwd=uri-miss"
+	if fw.revalidated {
+		s += "; fwd=stale; fwd-status=304"
+	} else {
+		s += "; fwd=uri-miss"
+	}
 	reason := l.reason
 	if res == nil {
 		reason = l.c.headerReason(fw.status, fw.sent, l.r, l.vary)
@@ -171,6 +193,17 @@ func (c *Cache) item(fw *fillWriter, req *http.Request, chainErr error, tenant, 
 	}
 	value := resp.mustEncode()
 	item := core.Item{Value: value, Tags: c.responseTags(fw.sent), NoStale: noStale(fw.sent)}
+	if c.cfg.Freshness == FromResponse {
+		d := directivesOf(fw.sent, c.cfg.TargetedFields)
+		item.Lifetime, _ = c.lifetime(d, fw.sent, time.Now()) // headerReason said it may be stored
+		item.NoStale = d.noStale()
+	}
+	if fw.revalidated {
+		item.Unchanged = len(resp.Body) // the stored body, kept: only the header is sent to Redis
+	}
+	if c.cfg.InvalidateOnWrite == On {
+		item.Tags = append(item.Tags, c.uriTag(tenant, req.Host, req.URL.EscapedPath(), req.URL.RawQuery))
+	}
 	if extra := extraVary(fw.sent, c.cfg.Key.Headers, vary); len(extra) > 0 {
 		vkey, err := c.cfg.Key.Key(req, tenant, extra...)
 		if err != nil {

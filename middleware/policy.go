@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // bypassReason says why r must not use the cache, or "" when it may.
@@ -42,8 +43,6 @@ func acceptsOnly(r *http.Request, mediaType string) bool {
 	return len(v) == 1 && strings.EqualFold(strings.TrimSpace(v[0]), mediaType)
 }
 
-// noStoreReason says why a response with this status and header must not
-// be stored, or "".
 // noStale reports whether a response may never be served stale by a
 // shared cache: must-revalidate (RFC 9111 section 5.2.2.2),
 // proxy-revalidate (5.2.2.8), or s-maxage, which implies proxy-revalidate
@@ -53,19 +52,28 @@ func noStale(h http.Header) bool {
 	return hasToken(cc, "must-revalidate") || hasToken(cc, "proxy-revalidate") || hasToken(cc, "s-maxage")
 }
 
+// noStoreReason says why a response with this status and header must not
+// be stored, or "".
 func (c *Cache) noStoreReason(status int, h http.Header) string {
 	switch {
 	case !slices.Contains(c.cfg.Statuses, status):
 		return "status"
 	case len(h.Values("Set-Cookie")) > 0:
 		return "set-cookie"
-	case hasToken(h.Values("Cache-Control"), "no-store") || hasToken(h.Values("Cache-Control"), "private") ||
-		hasToken(h.Values("Cache-Control"), "no-cache"):
+	case c.cfg.Freshness == RouteTTL && (hasToken(h.Values("Cache-Control"), "no-store") ||
+		hasToken(h.Values("Cache-Control"), "private") || hasToken(h.Values("Cache-Control"), "no-cache")):
 		return "cache-control"
 	case isEventStream(h.Get("Content-Type")):
 		return "streamed"
 	case slices.Contains(varyNames(h), "*"):
 		return "vary"
+	case c.cfg.Freshness == FromResponse:
+		d := directivesOf(h, c.cfg.TargetedFields)
+		if d.noStore || d.private {
+			return "cache-control"
+		}
+		_, reason := c.lifetime(d, h, time.Now())
+		return reason
 	}
 	return ""
 }

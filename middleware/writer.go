@@ -115,6 +115,8 @@ type fillWriter struct {
 	hijacked  bool // the handler took the connection over
 	committed bool // the status went to dst
 	bodyless  bool // the body is not sent on: HEAD, or a 304 of the cache's
+
+	revalidated bool // a 304 to the fill's conditional request: the stored body is the body
 }
 
 func newFillWriter(dst http.ResponseWriter, l *load) *fillWriter {
@@ -197,8 +199,9 @@ func (w *fillWriter) unshared() {
 func (w *fillWriter) commit(cacheStatus string) {
 	w.committed = true
 	h := w.dst.Header()
+	delete(h, "Cache-Status") // set before the fill, by middleware before the cache: this cache's own is what goes
 	mergeHeader(h, w.sent, w.l.c.cfg.TagsHeader, false)
-	h.Set("Cache-Status", cacheStatus)
+	appendCacheStatus(h, cacheStatus)
 	status := w.status
 	switch {
 	case status == http.StatusOK && etagMatches(w.l.r.Header.Values("If-None-Match"), w.sent.Get("Etag")):

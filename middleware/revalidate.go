@@ -1,0 +1,73 @@
+package middleware
+
+import (
+	"net/http"
+	"slices"
+)
+
+// A stored response with a validator (an ETag, a Last-Modified) that is
+// due to be replaced, by a background refresh or by the fill of an
+// expired entry the engine still holds (core.Fill.Previous), is
+// revalidated: the handler gets a conditional request for it (RFC 9111
+// section 4.3.1), and a 304 updates the stored header and freshness while
+// the body stays as stored, not even sent to Redis again (section 4.3.4,
+// core.Item.Unchanged). A handler that answers conditionals, as
+// http.ServeContent and httputil.ReverseProxy in front of one do, skips
+// its body's work.
+
+// revalidatable decodes prev, a stored value, when a conditional request
+// can revalidate it.
+func revalidatable(prev []byte) (response, bool) {
+	if len(prev) == 0 {
+		return response{}, false
+	}
+	s, err := decodeStored(prev)
+	if err != nil || s.vary != nil || (s.resp.get("Etag") == "" && s.resp.get("Last-Modified") == "") {
+		return response{}, false
+	}
+	return s.resp, true
+}
+
+// conditional returns req asking whether prev is still good: with its
+// ETag in If-None-Match and its Last-Modified in If-Modified-Since.
+func conditional(req *http.Request, prev response) *http.Request {
+	r := *req
+	r.Header = req.Header.Clone()
+	if etag := prev.get("Etag"); etag != "" {
+		r.Header.Set("If-None-Match", etag)
+	}
+	if lm := prev.get("Last-Modified"); lm != "" {
+		r.Header.Set("If-Modified-Since", lm)
+	}
+	return &r
+}
+
+// notUpdated are the fields a 304 never changes in the stored response
+// (RFC 9111 section 3.2), on top of those never stored.
+var notUpdated = []string{"Content-Length", "Cache-Status"}
+
+// revalidate turns the 304 that w recorded, the handler's answer to a
+// conditional request for prev, into prev updated with the 304's fields,
+// which replace the stored ones of the same names (RFC 9111 sections
+// 3.2 and 4.3.4). A stored Age the 304 does not renew is dropped: the
+// response was just validated. It reports false, changing nothing, when
+// w did not record such a 304 or already sent it on.
+func (w *fillWriter) revalidate(prev response) bool {
+	if w.status != http.StatusNotModified || w.committed || w.hijacked || w.flushed {
+		return false
+	}
+	h := make(http.Header, len(prev.Header)+len(w.sent))
+	for _, f := range prev.Header {
+		if f[0] != "Age" {
+			h[f[0]] = slices.Clone(f[1:])
+		}
+	}
+	for name, values := range w.sent {
+		if name = http.CanonicalHeaderKey(name); !slices.Contains(notUpdated, name) && len(values) > 0 {
+			h[name] = slices.Clone(values)
+		}
+	}
+	w.status, w.sent, w.header, w.body = prev.Status, h, h, prev.Body
+	w.size, w.revalidated = int64(len(prev.Body)), true
+	return true
+}
