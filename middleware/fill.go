@@ -240,24 +240,23 @@ func (c *Cache) headerReason(status int, h http.Header, r *http.Request, vary []
 }
 
 // fillRequest is r as the handler sees it in a fill: a GET for a HEAD (HEAD
-// is answered from the GET entry), without the conditional headers the
-// cache answers itself, and with only the keyed query parameters unless
-// the route passes the others on. r itself when nothing changes.
+// is answered from the GET entry), without the conditional and Range
+// headers the cache answers itself, and with only the keyed query
+// parameters unless the route passes the others on. r itself when nothing
+// changes.
 func (c *Cache) fillRequest(r *http.Request) *http.Request {
 	query := r.URL.RawQuery
 	if c.cfg.Key.Query != nil && !c.cfg.PassUnkeyedQuery {
 		query = c.cfg.Key.KeyedQuery(query)
 	}
-	conditional := r.Header.Get("If-None-Match") != "" || r.Header.Get("If-Modified-Since") != ""
+	conditional := conditionalHeaders(r.Header)
 	if r.Method != http.MethodHead && !conditional && query == r.URL.RawQuery {
 		return r
 	}
 	req := *r
 	req.Method = http.MethodGet
 	if conditional {
-		req.Header = r.Header.Clone()
-		req.Header.Del("If-None-Match")
-		req.Header.Del("If-Modified-Since")
+		req.Header = withoutConditionals(r.Header)
 	}
 	if query != r.URL.RawQuery {
 		u := *r.URL

@@ -25,6 +25,8 @@ func (c *Cache) bypassReason(r *http.Request) string {
 		return "upgrade"
 	case acceptsOnly(r, "text/event-stream"):
 		return "stream"
+	case multiRange(r):
+		return "range" // several ranges go to the handler; one is answered from the cache
 	case !c.cfg.AllowAuthorization && r.Header.Get("Authorization") != "":
 		return "authorization"
 	case c.cfg.HonorNoCache && (hasToken(r.Header.Values("Cache-Control"), "no-cache") ||
@@ -116,14 +118,15 @@ func hasToken(values []string, token string) bool {
 // etagMatches reports whether an If-None-Match value matches etag, by the
 // weak comparison of RFC 9110 section 13.1.2.
 func etagMatches(ifNoneMatch []string, etag string) bool {
-	if strings.TrimSpace(etag) == "" || len(ifNoneMatch) == 0 {
+	if len(ifNoneMatch) == 0 {
 		return false
 	}
 	want := strings.TrimPrefix(strings.TrimSpace(etag), "W/")
 	for _, v := range ifNoneMatch {
 		for _, t := range strings.Split(v, ",") {
 			t = strings.TrimSpace(t)
-			if t == "*" || strings.TrimPrefix(t, "W/") == want {
+			// "*" matches any current representation (RFC 9110 section 13.1.2)
+			if t == "*" || (want != "" && strings.TrimPrefix(t, "W/") == want) {
 				return true
 			}
 		}

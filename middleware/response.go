@@ -55,38 +55,56 @@ func (r response) get(name string) string {
 }
 
 // write replays r on w: every header value as stored, set before the
-// status, then the body, unless the request is HEAD or its If-None-Match
-// matches the stored ETag (a 304).
+// status, then the body, unless the request is HEAD. A stored 200 answers
+// the request's preconditions and Range first (see answer): a 304 keeps
+// the stored header and sends no body; a 206 sends the part its
+// Content-Range names; a 416 sends none of the stored header, and no body.
 func (r response) write(w http.ResponseWriter, req *http.Request, cacheStatus string, age time.Duration) {
+	a := r.answer(req)
 	h := w.Header()
-	for _, f := range r.Header {
-		if f[0] == "Vary" {
-			h[f[0]] = append(h[f[0]], f[1:]...) // keep an outer middleware's Vary: Origin
-			continue
-		}
-		h[f[0]] = f[1:] // r was decoded for this caller alone
+	if a.status != http.StatusRequestedRangeNotSatisfiable {
+		r.setHeader(h)
 	}
 	vals := make([]string, 3) // one allocation for the fields the cache sets itself
 	// Age: the age the response arrived with (an upstream cache's, kept
 	// when stored), plus its time here (RFC 9111 sections 4.2.3 and 5.1).
-	upstream, _ := strconv.ParseInt(r.get("Age"), 10, 64)
+	var upstream int64
+	if v := r.get("Age"); v != "" {
+		upstream, _ = strconv.ParseInt(v, 10, 64)
+	}
 	if age > 0 || upstream > 0 {
 		vals[0] = strconv.FormatInt(max(upstream, 0)+int64(age/time.Second), 10)
 		h["Age"] = vals[0:1:1]
 	}
 	vals[1] = cacheStatus
 	h["Cache-Status"] = vals[1:2:2]
-	status, body := r.Status, r.Body
-	if status == http.StatusOK && etagMatches(req.Header.Values("If-None-Match"), r.get("Etag")) {
-		status, body = http.StatusNotModified, nil
+	switch a.status {
+	case http.StatusNotModified:
 		h.Del("Content-Length")
-	} else if h.Get("Content-Length") == "" && status != http.StatusNoContent {
-		vals[2] = strconv.Itoa(len(body))
+	case http.StatusPartialContent, http.StatusRequestedRangeNotSatisfiable:
+		h["Content-Range"] = []string{a.contentRange(len(r.Body))}
+		vals[2] = strconv.Itoa(len(a.body))
 		h["Content-Length"] = vals[2:3:3]
+	default:
+		if h.Get("Content-Length") == "" && a.status != http.StatusNoContent {
+			vals[2] = strconv.Itoa(len(a.body))
+			h["Content-Length"] = vals[2:3:3]
+		}
 	}
-	w.WriteHeader(status)
-	if req.Method != http.MethodHead && len(body) > 0 {
-		_, _ = w.Write(body)
+	w.WriteHeader(a.status)
+	if req.Method != http.MethodHead && len(a.body) > 0 {
+		_, _ = w.Write(a.body)
+	}
+}
+
+// setHeader sets every field of r on h, as stored.
+func (r response) setHeader(h http.Header) {
+	for _, f := range r.Header {
+		if f[0] == "Vary" {
+			h[f[0]] = append(h[f[0]], f[1:]...) // keep an outer middleware's Vary: Origin
+			continue
+		}
+		h[f[0]] = f[1:] // r was decoded for this caller alone
 	}
 }
 
