@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,11 +29,12 @@ type load struct {
 	vary    []string // the Vary names the key holds, from a marker
 
 	// Set by Load, on the request's goroutine.
-	fill     core.Fill
-	fw       *fillWriter // not nil once Load ran: the response is this request's own
-	err      error       // what the chain returned
-	reason   string      // why the response is not to be stored, or ""
-	unshared bool        // the fill's waiters were let go (fillWriter.unshared)
+	fill        core.Fill
+	fw          *fillWriter // not nil once Load ran: the response is this request's own
+	err         error       // what the chain returned
+	reason      string      // why the response is not to be stored, or ""
+	unshared    bool        // the fill's waiters were let go (fillWriter.unshared)
+	conditional bool        // the handler was asked to revalidate a stored response
 }
 
 // Load runs the rest of the chain for l's request, as a fill.
@@ -42,7 +44,7 @@ func (l *load) Load(ctx context.Context, f core.Fill) (core.Item, error) {
 	req := l.c.fillRequest(l.r)
 	prev, ok := revalidatable(f.Previous)
 	if ok {
-		req = conditional(req, prev)
+		req, l.conditional = conditional(req, prev), true
 	}
 	if ctx != req.Context() { // the request's, with the fill's span (Config.OnWork)
 		req = req.WithContext(ctx)
@@ -103,7 +105,11 @@ func (l *load) served(got stored, res core.Result, err error) error {
 	switch {
 	case fw.committed || fw.hijacked:
 	case res.Status == core.StatusStaleIfError && err == nil && got.vary == nil:
-		got.resp.write(l.w, l.r, l.c.cacheStatus(res), time.Since(res.StoredAt))
+		status := l.c.cacheStatus(res)
+		if fw.wrote && fw.status >= 500 {
+			status += "; fwd-status=" + strconv.Itoa(fw.status) // what the handler answered (RFC 9211 section 2.3)
+		}
+		got.resp.write(l.w, l.r, status, time.Since(res.StoredAt))
 		return nil
 	case fw.wrote:
 		fw.commitHeld(l.ownStatus(fw, &res))
@@ -125,9 +131,12 @@ func (l *load) ownStatus(fw *fillWriter, res *core.Result) string {
 	if l.fill.Status == core.StatusBypass {
 		return s + "; fwd=bypass; detail=" + l.fill.Detail
 	}
-	if fw.revalidated {
+	switch {
+	case fw.revalidated:
 		s += "; fwd=stale; fwd-status=304"
-	} else {
+	case l.conditional: // a stale response was there, and the handler sent a new one
+		s += "; fwd=stale; fwd-status=" + strconv.Itoa(fw.status)
+	default:
 		s += "; fwd=uri-miss"
 	}
 	reason := l.reason
@@ -191,13 +200,16 @@ func (c *Cache) item(fw *fillWriter, req *http.Request, chainErr error, tenant, 
 		}
 		return core.Item{Value: noStoreValue, NoStore: true}, reason, nil
 	}
-	value := resp.mustEncode()
-	item := core.Item{Value: value, Tags: c.responseTags(fw.sent), NoStale: noStale(fw.sent)}
+	item := core.Item{Tags: c.responseTags(fw.sent), NoStale: noStale(fw.sent)}
 	if c.cfg.Freshness == FromResponse {
+		now := time.Now()
 		d := directivesOf(fw.sent, c.cfg.TargetedFields)
-		item.Lifetime, _ = c.lifetime(d, fw.sent, time.Now()) // headerReason said it may be stored
+		item.Lifetime, _ = c.lifetime(d, fw.status, fw.sent, now) // headerReason said it may be stored
 		item.NoStale = d.noStale()
+		resp.setAge(currentAge(fw.sent, now)) // what its replays add to: an old Date counts too
 	}
+	value := resp.mustEncode()
+	item.Value = value
 	if fw.revalidated {
 		item.Unchanged = len(resp.Body) // the stored body, kept: only the header is sent to Redis
 	}

@@ -16,6 +16,7 @@ import (
 type directives struct {
 	targeted                        bool // from a targeted field: Expires is ignored
 	noStore, private, noCache       bool
+	public                          bool
 	mustRevalidate, proxyRevalidate bool
 	sMaxAge, maxAge                 delta
 	staleWhileRevalidate            delta
@@ -67,8 +68,8 @@ func parseDirectives(values []string, strict bool) (directives, bool) {
 			name, arg, hasArg := strings.Cut(strings.TrimSpace(member), "=")
 			name = strings.TrimSpace(name)
 			if name == "" {
-				if strict && strings.TrimSpace(member) != "" {
-					return directives{}, false
+				if strict {
+					return directives{}, false // an empty member, a trailing comma: not a Dictionary (RFC 8941 section 4.2.2)
 				}
 				continue
 			}
@@ -92,6 +93,8 @@ func (d *directives) apply(name, arg string, hasArg bool) {
 		d.noStore = true
 	case "private":
 		d.private = true
+	case "public":
+		d.public = true
 	case "no-cache":
 		d.noCache = true
 	case "must-revalidate":
@@ -162,10 +165,10 @@ func (d directives) noStale() bool {
 	return d.mustRevalidate || d.proxyRevalidate || d.sMaxAge.set || d.noCache
 }
 
-// lifetime is how long a response that may be stored is served, in
-// FromResponse mode, with now the time it was received: the reason it is
-// not stored instead, or "".
-func (c *Cache) lifetime(d directives, h http.Header, now time.Time) (*core.Lifetime, string) {
+// lifetime is how long a response with this status that may be stored is
+// served, in FromResponse mode, with now the time it was received: the
+// reason it is not stored instead, or "".
+func (c *Cache) lifetime(d directives, status int, h http.Header, now time.Time) (*core.Lifetime, string) {
 	p := c.cfg.Policy
 	validator := h.Get("Etag") != "" || h.Get("Last-Modified") != ""
 	l := &core.Lifetime{}
@@ -178,6 +181,10 @@ func (c *Cache) lifetime(d directives, h http.Header, now time.Time) (*core.Life
 		}
 		return l, ""
 	}
+	explicit := d.sMaxAge.set || d.maxAge.set || (!d.targeted && len(h.Values("Expires")) > 0)
+	if !explicit && !d.public && !heuristic(status) {
+		return nil, "no-lifetime" // a heuristic lifetime is only for some statuses (RFC 9111 section 4.2.2)
+	}
 	fresh := freshnessLifetime(d, h, p.TTL) - currentAge(h, now)
 	l.TTL = min(max(fresh, 0), p.TTL)
 	if !d.noStale() {
@@ -188,6 +195,17 @@ func (c *Cache) lifetime(d directives, h http.Header, now time.Time) (*core.Life
 		return nil, "stale"
 	}
 	return l, ""
+}
+
+// heuristic reports whether a response with status may be given a
+// heuristic lifetime: RFC 9110 section 15.1 calls it heuristically
+// cacheable.
+func heuristic(status int) bool {
+	switch status {
+	case 200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501:
+		return true
+	}
+	return false
 }
 
 // freshnessLifetime is a response's freshness lifetime for a shared cache

@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ func TestLifetimeFromResponse(t *testing.T) {
 	tests := []struct {
 		name         string
 		rfc          string
-		givenHeader  []string // name, value pairs
+		givenHeader  []string // name, value pairs; ":status" sets the status, 200 by default
 		givenTargets []string // nil: CDN-Cache-Control
 		expect       core.Lifetime
 		expectReason string
@@ -74,6 +75,12 @@ func TestLifetimeFromResponse(t *testing.T) {
 			core.Lifetime{TTL: 10 * time.Second}, ""},
 		{"the first targeted field present counts", "RFC 9213 §2.1", []string{"Acme-Cache-Control", "max-age=5", "CDN-Cache-Control", "max-age=120"}, []string{"Acme-Cache-Control", "CDN-Cache-Control"},
 			core.Lifetime{TTL: 5 * time.Second}, ""},
+		{"a trailing comma makes CDN-Cache-Control invalid", "RFC 9213 §2.1; RFC 8941 §4.2.2", []string{"CDN-Cache-Control", "max-age=120,", "Cache-Control", "max-age=10"}, nil,
+			core.Lifetime{TTL: 10 * time.Second}, ""},
+		{"a status not heuristically cacheable needs an explicit lifetime", "RFC 9111 §4.2.2", []string{":status", "302", "Location", "/x"}, nil,
+			core.Lifetime{}, "no-lifetime"},
+		{"or public", "RFC 9111 §4.2.2, §5.2.2.9", []string{":status", "302", "Cache-Control", "public"}, nil,
+			core.Lifetime{TTL: time.Hour}, ""},
 		{"with no targeted fields, CDN-Cache-Control is an ordinary header", "RFC 9213 §2.1", []string{"CDN-Cache-Control", "max-age=120", "Cache-Control", "max-age=10"}, []string{},
 			core.Lifetime{TTL: 10 * time.Second}, ""},
 	}
@@ -89,11 +96,15 @@ func TestLifetimeFromResponse(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := &Cache{cfg: cfg.withDefaults()}
-			h := make(http.Header)
+			h, status := make(http.Header), http.StatusOK
 			for i := 0; i+1 < len(tt.givenHeader); i += 2 {
+				if tt.givenHeader[i] == ":status" {
+					status, _ = strconv.Atoi(tt.givenHeader[i+1])
+					continue
+				}
 				h.Add(tt.givenHeader[i], tt.givenHeader[i+1])
 			}
-			l, reason := c.lifetime(directivesOf(h, c.cfg.TargetedFields), h, now)
+			l, reason := c.lifetime(directivesOf(h, c.cfg.TargetedFields), status, h, now)
 			if reason != tt.expectReason || (reason == "" && *l != tt.expect) {
 				t.Fatalf("%s: got %+v, %q; want %+v, %q", tt.rfc, l, reason, tt.expect, tt.expectReason)
 			}
@@ -110,7 +121,7 @@ func FuzzDirectives(f *testing.F) {
 	c := &Cache{cfg: Config{Policy: core.Policy{TTL: time.Hour, StaleIfError: time.Hour, StaleWhileRevalidate: time.Hour}, Freshness: FromResponse}.withDefaults()}
 	f.Fuzz(func(t *testing.T, cc, cdn string) {
 		h := http.Header{"Cache-Control": {cc}, "Cdn-Cache-Control": {cdn}, "Age": {cdn}, "Expires": {cc}}
-		l, reason := c.lifetime(directivesOf(h, c.cfg.TargetedFields), h, time.Now())
+		l, reason := c.lifetime(directivesOf(h, c.cfg.TargetedFields), 200, h, time.Now())
 		if reason == "" && (l.TTL < 0 || l.TTL > time.Hour || l.StaleIfError < 0 || l.StaleWhileRevalidate < 0) {
 			t.Fatalf("%q / %q: %+v", cc, cdn, l)
 		}

@@ -74,7 +74,7 @@ func (c *Cache) noStoreReason(status int, h http.Header) string {
 		if d.noStore || d.private {
 			return "cache-control"
 		}
-		_, reason := c.lifetime(d, h, time.Now())
+		_, reason := c.lifetime(d, status, h, time.Now())
 		return reason
 	}
 	return ""

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/swrcache/swrcache/core"
@@ -16,10 +17,11 @@ type response struct {
 	Body   []byte
 }
 
-// unstored are never stored: hop-by-hop fields (RFC 9110 section 7.6.1),
-// per-user state, and what the cache sets itself on replay.
+// unstored are never stored: hop-by-hop fields (RFC 9110 section 7.6.1)
+// and per-user state. A Cache-Status from a cache behind this one is
+// stored, and replays append this cache's (RFC 9211 section 2).
 var unstored = []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-	"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Cache-Status"}
+	"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie"}
 
 // capture turns what fw recorded into a response, dropping the fields that
 // must not be replayed and drop (the tags header).
@@ -43,6 +45,34 @@ func capture(fw *fillWriter, drop string) response {
 		fields = append(fields, append([]string{http.CanonicalHeaderKey(name)}, h[name]...))
 	}
 	return response{Status: fw.status, Header: fields, Body: fw.body}
+}
+
+// values returns the values of r's field name, nil if it has none.
+func (r response) values(name string) []string {
+	for _, f := range r.Header {
+		if f[0] == name {
+			return f[1:]
+		}
+	}
+	return nil
+}
+
+// setAge sets r's Age to age, in whole seconds, when it says less or
+// nothing.
+func (r *response) setAge(age time.Duration) {
+	secs := int64(age / time.Second)
+	for _, f := range r.Header {
+		if f[0] == "Age" {
+			if n, err := strconv.ParseInt(f[1], 10, 64); err != nil || n < secs {
+				f[1] = strconv.FormatInt(secs, 10)
+			}
+			return
+		}
+	}
+	if secs > 0 {
+		r.Header = append(r.Header, []string{"Age", strconv.FormatInt(secs, 10)})
+		slices.SortFunc(r.Header, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
+	}
 }
 
 func (r response) get(name string) string {
@@ -77,7 +107,11 @@ func (r response) write(w http.ResponseWriter, req *http.Request, cacheStatus st
 		h["Age"] = vals[0:1:1]
 	}
 	vals[1] = cacheStatus
-	h["Cache-Status"] = vals[1:2:2]
+	if up := r.values("Cache-Status"); len(up) > 0 && a.status != http.StatusRequestedRangeNotSatisfiable {
+		h["Cache-Status"] = append(up[:len(up):len(up)], cacheStatus) // the upstream caches' first
+	} else {
+		h["Cache-Status"] = vals[1:2:2]
+	}
 	switch a.status {
 	case http.StatusNotModified:
 		h.Del("Content-Length")

@@ -174,10 +174,11 @@ func TestCaptureDropsWhatMustNotBeReplayed(t *testing.T) {
 	fw := newTestFill(t, Config{}, get(), nil)
 	h := fw.Header()
 	for _, name := range []string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
-		"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie", "Cache-Status"} {
+		"Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Set-Cookie"} {
 		h.Set(name, "dropped")
 	}
-	h.Set("Age", "30") // an upstream cache's: kept, and added to on replay
+	h.Set("Age", "30")                     // an upstream cache's: kept, and added to on replay
+	h.Set("Cache-Status", "Upstream; hit") // kept too, and appended to on replay
 	h.Set("Connection", "X-Hop, keep-alive")
 	h.Set("X-Hop", "dropped")
 	h.Set("X-Cache-Tags", "user:1")
@@ -189,7 +190,7 @@ func TestCaptureDropsWhatMustNotBeReplayed(t *testing.T) {
 	mustWrite(t, fw, []byte("body"))
 
 	got := capture(fw, "X-Cache-Tags")
-	want := [][]string{{"Age", "30"}, {"Content-Type", "text/plain"}, {"X-Multi", "b", "a"}}
+	want := [][]string{{"Age", "30"}, {"Cache-Status", "Upstream; hit"}, {"Content-Type", "text/plain"}, {"X-Multi", "b", "a"}}
 	if got.Status != http.StatusAccepted || string(got.Body) != "body" {
 		t.Errorf("captured %d %q", got.Status, got.Body)
 	}

@@ -44,7 +44,7 @@ func conditional(req *http.Request, prev response) *http.Request {
 
 // notUpdated are the fields a 304 never changes in the stored response
 // (RFC 9111 section 3.2), on top of those never stored.
-var notUpdated = []string{"Content-Length", "Cache-Status"}
+var notUpdated = []string{"Content-Length"}
 
 // revalidate turns the 304 that w recorded, the handler's answer to a
 // conditional request for prev, into prev updated with the 304's fields,

@@ -1,0 +1,96 @@
+package cacheproxy
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/swrcache/swrcache/core"
+	"github.com/swrcache/swrcache/internal/redistest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, redistest.LeakOptions()...) }
+
+// serve starts origin and the caching proxy in front of it.
+func serve(t *testing.T, origin http.Handler) *httptest.Server {
+	t.Helper()
+	up := httptest.NewServer(origin)
+	t.Cleanup(up.Close)
+	engine, err := core.New(core.Config{Client: redistest.Client(t), Namespace: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = engine.Close(context.Background()) })
+	u, _ := url.Parse(up.URL)
+	proxy, err := New(engine, u, Config(), Options{Transport: up.Client().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// A response that comes without a Content-Length, chunked, as most
+// dynamic ones over a couple of KiB do, makes ReverseProxy flush after
+// every write; it is stored all the same.
+func TestAChunkedResponseIsStored(t *testing.T) {
+	var calls atomic.Int32
+	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, strings.Repeat("a", 5000))
+		http.NewResponseController(w).Flush() // chunked from here
+		_, _ = io.WriteString(w, strings.Repeat("b", 5000))
+	}))
+	for i, want := range []string{"fwd=uri-miss; stored", "hit"} {
+		res, err := http.Get(srv.URL + "/big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if !strings.Contains(res.Header.Get("Cache-Status"), want) || len(body) != 10000 {
+			t.Fatalf("request %d: %q, %d bytes; want %q and the whole body", i+1, res.Header.Get("Cache-Status"), len(body), want)
+		}
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("%d calls to the upstream, want 1", calls.Load())
+	}
+}
+
+// An event stream still reaches its client as it is written.
+func TestAnEventStreamStillStreams(t *testing.T) {
+	release := make(chan struct{})
+	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: first\n\n")
+		http.NewResponseController(w).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/events", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	line, err := bufio.NewReader(res.Body).ReadString('\n')
+	if err != nil || line != "data: first\n" {
+		t.Fatalf("read %q, %v before the upstream ended; want the first event", line, err)
+	}
+}
