@@ -1,6 +1,9 @@
 package swrcache_test
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // Conditional requests (RFC 9110 section 13; RFC 9111 section 4.3.2) and
 // range requests (RFC 9110 section 14) from clients, answered from a
@@ -26,6 +29,16 @@ func wholeStored(header ...string) confStep {
 }
 
 var conditionalRows = []confRow{
+	{
+		name:        "If-Modified-Since on a miss is answered 304, and the whole response stored",
+		rfc:         "RFC 9110 §13.1.3, §13.2.2",
+		givenOrigin: validatedOrigin,
+		steps: []confStep{
+			whenGet("/r", "If-Modified-Since", lastModified).expect(expectStatus(http.StatusNotModified), expectBody(""),
+				expectOurs("fwd=uri-miss", "stored"), expectOriginCalled),
+			hitOnFirst,
+		},
+	},
 	{
 		name:        "If-None-Match with the stored ETag is answered 304 by the cache",
 		rfc:         "RFC 9110 §13.1.2, §15.4.5; RFC 9111 §4.3.2",
@@ -112,6 +125,26 @@ func wholeRanged(header ...string) confStep {
 }
 
 var rangeRows = []confRow{
+	{
+		name:        "a single range on a miss of a large response is answered 206, and the whole response stored",
+		rfc:         "RFC 9110 §14.2, §14.4",
+		givenOrigin: []confAnswer{{header: []string{"Cache-Control", "max-age=100", "Etag", `"big"`}, body: strings.Repeat("0123456789", 10<<10), serveContent: true}},
+		steps: []confStep{
+			whenGet("/r", "Range", "bytes=100000-100009").expect(expectStatus(http.StatusPartialContent), expectBody("0123456789"),
+				expectHeader("Content-Range", "bytes 100000-100009/102400"), expectOurs("fwd=uri-miss", "stored"), expectOriginCalled),
+			whenGet("/r", "Range", "bytes=-3").expect(expectStatus(http.StatusPartialContent), expectBody("789"), expectOriginNotCalled),
+		},
+	},
+	{
+		name:        "a single range on a miss is answered 206, and the whole response stored",
+		rfc:         "RFC 9110 §14.2, §14.4",
+		givenOrigin: rangeOrigin,
+		steps: []confStep{
+			whenGet("/r", "Range", "bytes=5-9").expect(expectStatus(http.StatusPartialContent), expectBody("56789"),
+				expectHeader("Content-Range", "bytes 5-9/20"), expectOurs("fwd=uri-miss", "stored"), expectOriginCalled),
+			wholeRanged(),
+		},
+	},
 	{
 		name:        "a single range is answered 206 from the stored response",
 		rfc:         "RFC 9110 §14.2, §14.4, §15.3.7",

@@ -143,8 +143,11 @@ func (w *fillWriter) WriteHeader(status int) {
 	w.wrote, w.status = true, status
 	w.sent = w.header.Clone() // a server sends the header now; later changes are lost
 	w.hold = min(holdBytes, w.max)
-	if status >= 500 && w.l.fill.Fallback {
-		w.hold = w.max
+	switch {
+	case status >= 500 && w.l.fill.Fallback:
+		w.hold = w.max // a stale response may replace it
+	case w.dst != nil && (len(w.l.r.Header["Range"]) > 0 || len(w.l.r.Header["If-Modified-Since"]) > 0):
+		w.hold = w.max // held whole, to answer the client's Range or If-Modified-Since as a hit would
 	}
 }
 
@@ -195,32 +198,52 @@ func (w *fillWriter) unshared() {
 	w.l.c.passes.add(w.l.base)
 }
 
-// commit sends the status and header on to the client.
-func (w *fillWriter) commit(cacheStatus string) {
+// commit sends the status and header on to the client, for a response
+// that streams: only its If-None-Match can be answered from the header.
+func (w *fillWriter) commit(cacheStatus string) { w.commitAs(cacheStatus, answer{status: w.status}) }
+
+// commitAs sends the header on to the client with a's status: the
+// recorded one, or the cache's own answer to the client's preconditions
+// or Range.
+func (w *fillWriter) commitAs(cacheStatus string, a answer) {
 	w.committed = true
 	h := w.dst.Header()
 	delete(h, "Cache-Status") // set before the fill, by middleware before the cache: this cache's own is what goes
 	mergeHeader(h, w.sent, w.l.c.cfg.TagsHeader, false)
 	appendCacheStatus(h, cacheStatus)
-	status := w.status
+	status := a.status
 	switch {
-	case status == http.StatusOK && etagMatches(w.l.r.Header.Values("If-None-Match"), w.sent.Get("Etag")):
+	case status == http.StatusPartialContent:
+		h.Set("Content-Range", a.contentRange(len(w.body)))
+		h.Set("Content-Length", strconv.Itoa(len(a.body)))
+	case status == http.StatusNotModified && w.status != http.StatusNotModified,
+		status == http.StatusOK && etagMatches(w.l.r.Header.Values("If-None-Match"), w.sent.Get("Etag")):
 		w.bodyless, status = true, http.StatusNotModified
 		h.Del("Content-Length")
-	case w.l.r.Method == http.MethodHead:
+	}
+	if w.l.r.Method == http.MethodHead {
 		w.bodyless = true
 	}
 	w.dst.WriteHeader(status)
 }
 
 // commitHeld sends a response held whole to the client, with a
-// Content-Length as a hit has.
+// Content-Length as a hit has, answering the client's preconditions and
+// Range as a hit does (response.answer); a range past the end gets the
+// whole response rather than a 416 (RFC 9110 section 14.2 lets a server
+// ignore a Range).
 func (w *fillWriter) commitHeld(cacheStatus string) {
+	a := answer{status: w.status, body: w.body}
+	if w.status == http.StatusOK && !w.hijacked {
+		if got := capture(w, w.l.c.cfg.TagsHeader).answer(w.l.r); got.status != http.StatusRequestedRangeNotSatisfiable {
+			a = got
+		}
+	}
 	if h := w.dst.Header(); w.sent.Get("Content-Length") == "" && w.status != http.StatusNoContent {
 		h.Set("Content-Length", strconv.Itoa(len(w.body)))
 	}
-	w.commit(cacheStatus)
-	_, _ = w.send(w.body)
+	w.commitAs(cacheStatus, a)
+	_, _ = w.send(a.body)
 }
 
 // send writes p to the client, unless the body is not sent on.
