@@ -178,3 +178,70 @@ func ExampleMemoryConfig() {
 	prices := core.Policy{TTL: time.Minute, StaleIfError: time.Hour, Memory: time.Second}
 	_ = prices
 }
+
+// token is an access token from an identity provider, valid until
+// Expires.
+type token struct {
+	Value   string
+	Expires time.Time
+}
+
+// cachedToken caches the provider's token for as long as it is valid,
+// less a minute: its lifetime comes from the value itself, not the
+// policy, whose TTL is then the most it gets.
+func cachedToken(ctx context.Context, engine *core.Engine, fetch func(context.Context) (token, error)) (token, error) {
+	policy := core.Policy{TTL: time.Hour, RefreshAhead: -1}
+	var tok token
+	res, err := engine.Lookup(ctx, core.Key{Name: "idp-token"}, policy, core.LoaderFunc(func(ctx context.Context) (core.Item, error) {
+		t, err := fetch(ctx)
+		if err != nil {
+			return core.Item{}, err
+		}
+		valid := min(time.Until(t.Expires)-time.Minute, policy.TTL)
+		return core.Item{Value: []byte(t.Value), Lifetime: &core.Lifetime{TTL: valid}}, nil
+	}))
+	if err != nil {
+		return token{}, err
+	}
+	tok.Value, tok.Expires = string(res.Value), res.FreshUntil.Add(time.Minute)
+	return tok, nil
+}
+
+// A value whose source says how long it stays good: Item.Lifetime. This
+// needs a Redis; TestItemLifetimeFromTheSource is its twin.
+func ExampleLifetime() {
+	var engine *core.Engine // from core.New, once per process
+	tok, err := cachedToken(context.Background(), engine, func(context.Context) (token, error) {
+		return token{Value: "secret", Expires: time.Now().Add(5 * time.Minute)}, nil
+	})
+	if err != nil {
+		log.Print(err)
+		return
+	}
+	log.Print(tok.Expires)
+}
+
+// The twin of ExampleLifetime: the token is stored for its own lifetime,
+// less the minute, not the policy's hour, and served from the cache.
+func TestItemLifetimeFromTheSource(t *testing.T) {
+	engine, err := core.New(core.Config{Client: redistest.Client(t), Namespace: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = engine.Close(context.Background()) })
+	var fetches atomic.Int32
+	fetch := func(context.Context) (token, error) {
+		fetches.Add(1)
+		return token{Value: "secret", Expires: time.Now().Add(5 * time.Minute)}, nil
+	}
+	for range 2 {
+		tok, err := cachedToken(context.Background(), engine, fetch)
+		left := time.Until(tok.Expires)
+		if err != nil || tok.Value != "secret" || left > 5*time.Minute || left < 4*time.Minute {
+			t.Fatalf("got %+v (%v left), %v; want the token, valid about 5 minutes", tok, left, err)
+		}
+	}
+	if fetches.Load() != 1 {
+		t.Fatalf("%d fetches, want 1: the second read is a hit", fetches.Load())
+	}
+}
