@@ -20,9 +20,13 @@ type EntryInfo struct {
 	FreshUntil time.Time // the end of its fresh period
 	StaleUntil time.Time // the end of its stale-while-revalidate window; FreshUntil when it has none
 	ErrorUntil time.Time // the end of its stale-if-error window; FreshUntil when it has none
-	LoadTime   time.Duration
-	Tags       []string
-	Value      []byte // the cached bytes: a Fetch's value in the engine's Codec, or the HTTP layer's
+	// KeepUntil is how long Redis holds it past its windows, never served
+	// but handed to the next load to revalidate (Lifetime.Keep); zero when
+	// it is not kept.
+	KeepUntil time.Time
+	LoadTime  time.Duration
+	Tags      []string
+	Value     []byte // the cached bytes: a Fetch's value in the engine's Codec, or the HTTP layer's
 	// Fingerprint is the first 16 bytes of SHA-256 of the identity of the
 	// key it was stored for (Key.ID, else Key.Name); see BelongsTo.
 	Fingerprint []byte
@@ -43,11 +47,19 @@ func DecodeEntry(raw []byte) (EntryInfo, error) {
 		FreshUntil:  time.UnixMilli(e.FreshUntil),
 		StaleUntil:  time.UnixMilli(e.StaleUntil),
 		ErrorUntil:  time.UnixMilli(e.ErrorUntil),
+		KeepUntil:   keptUntil(e.KeepUntil),
 		LoadTime:    time.Duration(e.LoadMillis) * time.Millisecond,
 		Tags:        e.Tags,
 		Value:       e.Value,
 		Fingerprint: e.Fingerprint,
 	}, nil
+}
+
+func keptUntil(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
 }
 
 // BelongsTo reports whether the entry was stored for k's identity. A

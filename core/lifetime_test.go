@@ -87,6 +87,9 @@ func TestItemLifetime(t *testing.T) {
 		if err != nil || ent.Value[0] != 2 || !bytes.Equal(ent.Value[1:], r.body) {
 			t.Fatalf("stored after the splice: %v; want the new head and the kept body", err)
 		}
+		if info, err := DecodeEntry(raw); err != nil || info.KeepUntil.Sub(info.FreshUntil) != time.Minute || !info.FreshUntil.Equal(info.StoredAt) {
+			t.Fatalf("DecodeEntry: %+v, %v; want it stale at once and kept a minute", info, err)
+		}
 	})
 
 	t.Run("a refresh of a Revalidator is given the stored value, and sends only what changed", func(t *testing.T) {

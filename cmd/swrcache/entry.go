@@ -88,6 +88,9 @@ func (o *inspectOptions) entry(ctx context.Context, e *core.Engine, k keyfunc.Ke
 		{"stale-while-revalidate", info.StaleUntil, info.StaleUntil.Sub(now).Milliseconds(), info.StaleUntil.Sub(info.FreshUntil).Milliseconds()},
 		{"stale-if-error", info.ErrorUntil, info.ErrorUntil.Sub(now).Milliseconds(), info.ErrorUntil.Sub(info.FreshUntil).Milliseconds()},
 	}
+	if !info.KeepUntil.IsZero() { // kept past its windows, to be revalidated
+		r.Windows = append(r.Windows, window{"kept for revalidation", info.KeepUntil, info.KeepUntil.Sub(now).Milliseconds(), info.KeepUntil.Sub(info.FreshUntil).Milliseconds()})
+	}
 	r.LoadMS = info.LoadTime.Milliseconds()
 	r.RedisTTLMS = in.TTL.Milliseconds()
 	if in.TTL < 0 {
