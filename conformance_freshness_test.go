@@ -1,5 +1,7 @@
 package swrcache_test
 
+import "net/http"
+
 // Freshness and Age: how long a stored response may be reused without
 // asking the origin, from the response's own fields (RFC 9111 sections
 // 4.2 and 5), in FromResponse mode.
@@ -83,6 +85,28 @@ var freshnessRows = []confRow{
 		rfc:         "RFC 9111 §3, §5.2.2.5",
 		givenOrigin: answersCC("max-age=100, no-store"),
 		steps:       []confStep{whenGet("/r").expect(expectBody("/r#1")), secondFetched},
+	},
+	{
+		name:        "a request's no-store keeps its response out of the cache",
+		rfc:         "RFC 9111 §5.2.1.5",
+		givenOrigin: answersCC("max-age=100"),
+		steps: []confStep{whenGet("/r", "Cache-Control", "no-store").expect(expectBody("/r#1"), expectOurs("fwd=uri-miss", "detail=no-store")),
+			secondFetched.expect(expectOurs("stored")),
+			whenGet("/r", "Cache-Control", "no-store").expect(expectBody("/r#2"), expectOurs("hit"), expectOriginNotCalled)},
+	},
+	{
+		name:        "a 302 with max-age is stored",
+		rfc:         "RFC 9111 §3, §4.2.1",
+		givenOrigin: []confAnswer{{status: http.StatusFound, header: []string{"Cache-Control", "max-age=100", "Location", "/elsewhere"}}},
+		steps: []confStep{whenGet("/r").expect(expectStatus(http.StatusFound), expectOurs("stored")),
+			whenGet("/r").expect(expectStatus(http.StatusFound), expectOurs("hit"), expectOriginNotCalled)},
+	},
+	{
+		name:        "a 302 that says nothing of its lifetime gets no heuristic one",
+		rfc:         "RFC 9111 §4.2.2",
+		givenOrigin: []confAnswer{{status: http.StatusFound, header: []string{"Location", "/elsewhere"}}},
+		steps: []confStep{whenGet("/r").expect(expectStatus(http.StatusFound), expectOurs("detail=no-lifetime")),
+			whenGet("/r").expect(expectStatus(http.StatusFound), expectOriginCalled)},
 	},
 	{
 		name:        "a private response is not stored by a shared cache",

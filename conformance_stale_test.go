@@ -30,8 +30,8 @@ var notServedStale = secondFetched.after(oneSecondOn).expect(expectOursLacks("fw
 
 var staleRows = []confRow{
 	{
-		name:        "stale-while-revalidate serves the stale response at once and refreshes it behind",
-		rfc:         "RFC 5861 §3",
+		name: "stale-while-revalidate serves the stale response at once and refreshes it behind",
+		rfc:  "RFC 5861 §3",
 		// The refreshed response lives long enough to be seen: with max-age=1
 		// again, a slow run could see it refreshed once more before it looks.
 		givenOrigin: []confAnswer{{header: []string{"Cache-Control", "max-age=1, stale-while-revalidate=30"}},

@@ -90,6 +90,12 @@ var targetedRows = []confRow{
 		steps:       []confStep{firstStored, hitOnFirst.expect(expectTTL(58, 60))},
 	},
 	{
+		name:        "Cache-Control: private keeps a response out whatever CDN-Cache-Control says",
+		rfc:         "RFC 9111 §5.2.2.7 (not storing is always allowed)",
+		givenOrigin: answersCC("private", "CDN-Cache-Control", "max-age=60"),
+		steps:       []confStep{whenGet("/r").expect(expectBody("/r#1"), expectOurs("detail=cache-control")), secondFetched},
+	},
+	{
 		name:        "CDN-Cache-Control: no-store keeps out a response Cache-Control allows",
 		rfc:         "RFC 9213 §2.2",
 		givenOrigin: answersCC("max-age=60", "CDN-Cache-Control", "no-store"),

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/swrcache/swrcache/core"
 	"github.com/swrcache/swrcache/keyfunc"
@@ -46,7 +47,9 @@ type Config struct {
 	// Statuses lists the status codes that may be stored: 200 to 499, less
 	// 206 (partial content) and 304 (no body to replay). nil means RFC
 	// 9110's heuristically cacheable ones below 500: 200, 203, 204, 300,
-	// 301, 308, 404, 405, 410 and 414. A 5xx is a failure, never stored.
+	// 301, 308, 404, 405, 410 and 414; in FromResponse mode also 302 and
+	// 307, stored only when they say how long. A 5xx is a failure, never
+	// stored.
 	Statuses []int
 	// MaxBody is the largest body stored, in bytes, and the most a fill
 	// holds in memory. A larger response streams to its client, is not
@@ -171,10 +174,19 @@ func (c Config) Validate() error {
 	if c.TenantHeader != "" && !keyfunc.ValidHeaderName(c.TenantHeader) {
 		return fmt.Errorf("middleware: TenantHeader %q is not a header name", c.TenantHeader)
 	}
+	if c.TargetedFields != nil && c.Freshness != FromResponse {
+		return errors.New("middleware: TargetedFields is read only in FromResponse mode; set Freshness, or leave it nil")
+	}
 	for _, f := range c.TargetedFields {
-		if !keyfunc.ValidHeaderName(f) {
+		switch {
+		case !keyfunc.ValidHeaderName(f):
 			return fmt.Errorf("middleware: TargetedFields: %q is not a header name", f)
+		case strings.EqualFold(f, "Cache-Control") || strings.EqualFold(f, "Expires"):
+			return fmt.Errorf("middleware: TargetedFields: %q is what targeted fields take precedence over; name fields such as CDN-Cache-Control", f)
 		}
+	}
+	if c.Name != "" && !validToken(c.Name) {
+		return fmt.Errorf("middleware: Name %q must be a token (a letter, then letters, digits and !#$%%&'*+-.^_`|~:/), as Cache-Status parsers read it (RFC 9211, RFC 8941)", c.Name)
 	}
 	if c.TagsHeader != "" && !keyfunc.ValidHeaderName(c.TagsHeader) {
 		return fmt.Errorf("middleware: TagsHeader %q is not a header name", c.TagsHeader)
@@ -186,6 +198,22 @@ func (c Config) Validate() error {
 		return fmt.Errorf("middleware: Key: %w", err)
 	}
 	return nil
+}
+
+// validToken reports whether s is a Structured Field token (RFC 8941
+// section 3.3.4), as a Cache-Status member's name must be.
+func validToken(s string) bool {
+	for i := range len(s) {
+		c := s[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		switch {
+		case i == 0 && (letter || c == '*'):
+		case i > 0 && (letter || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~:/", c) >= 0):
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // responseFields are standard response fields, never a TagsHeader: the
@@ -216,6 +244,9 @@ func storable(s int) error {
 func (c Config) withDefaults() Config {
 	if c.Statuses == nil {
 		c.Statuses = DefaultStatuses
+		if c.Freshness == FromResponse { // stored only with an explicit lifetime: no heuristic one for them
+			c.Statuses = append(slices.Clone(DefaultStatuses), http.StatusFound, http.StatusTemporaryRedirect)
+		}
 	}
 	c.Statuses = slices.Clone(c.Statuses)
 	if c.MaxBody == 0 {

@@ -58,6 +58,11 @@ func (l *load) Load(ctx context.Context, f core.Fill) (core.Item, error) {
 		return core.Item{}, err // the client left: what its handler made may be cut short
 	}
 	item, reason, err := l.c.item(l.fw, req, l.err, l.tenant, l.base, l.vary)
+	if err == nil && reason == "" && hasToken(l.r.Header.Values("Cache-Control"), "no-store") {
+		// The client's no-store: its response is not stored (RFC 9111
+		// section 5.2.1.5); a stored one may still serve it.
+		item, reason = core.Item{Value: noStoreValue, NoStore: true}, "no-store"
+	}
 	l.reason = reason
 	return item, err
 }

@@ -243,10 +243,14 @@ func currentAge(h http.Header, now time.Time) time.Duration {
 			age = maxDelta
 		}
 	}
-	// The apparent age, in the whole seconds a Date can say: a response
-	// dated this second is not older than 0.
-	if date, err := http.ParseTime(h.Get("Date")); err == nil && now.Truncate(time.Second).Sub(date) > age {
-		age = now.Truncate(time.Second).Sub(date)
+	// The apparent age. A Date says whole seconds: a response dated the
+	// second before it arrived may be a millisecond old, so one second is
+	// not counted (a max-age=1 response would otherwise be stale on
+	// arrival).
+	if date, err := http.ParseTime(h.Get("Date")); err == nil {
+		if apparent := now.Truncate(time.Second).Sub(date); apparent > time.Second && apparent > age {
+			age = apparent
+		}
 	}
 	return age
 }

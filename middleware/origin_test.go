@@ -127,3 +127,18 @@ func FuzzDirectives(f *testing.F) {
 		}
 	})
 }
+
+// A response dated the second before it arrived is not a second old: a
+// Date says whole seconds (RFC 9110 section 5.6.7), and max-age=1 would
+// be stale on arrival.
+func TestADateOneSecondBackIsNoAge(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 1, 1e6, time.UTC) // 1 ms into the second
+	h := http.Header{"Date": {now.Add(-time.Second).Format(http.TimeFormat)}}
+	if age := currentAge(h, now); age != 0 {
+		t.Fatalf("age %v, want 0", age)
+	}
+	h.Set("Date", now.Add(-3*time.Second).Format(http.TimeFormat))
+	if age := currentAge(h, now); age != 3*time.Second {
+		t.Fatalf("age %v, want 3s", age)
+	}
+}

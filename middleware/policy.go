@@ -71,7 +71,10 @@ func (c *Cache) noStoreReason(status int, h http.Header) string {
 		return "vary"
 	case c.cfg.Freshness == FromResponse:
 		d := directivesOf(h, c.cfg.TargetedFields)
-		if d.noStore || d.private {
+		// Cache-Control: private keeps a response out even when a
+		// targeted field would store it: never storing is always allowed,
+		// and a page for one user is never shared.
+		if d.noStore || d.private || hasToken(h.Values("Cache-Control"), "private") {
 			return "cache-control"
 		}
 		_, reason := c.lifetime(d, status, h, time.Now())

@@ -21,6 +21,15 @@ type Config = middleware.Config
 // keyfunc.Spec.
 type KeySpec = keyfunc.Spec
 
+// The values of Config.Freshness and Config.InvalidateOnWrite, so that a
+// route is configured from this package alone.
+const (
+	RouteTTL     = middleware.RouteTTL
+	FromResponse = middleware.FromResponse
+	On           = middleware.On
+	Off          = middleware.Off
+)
+
 // New returns the middleware for one route, or an error for an invalid cfg
 // or a nil engine.
 func New(e *core.Engine, cfg Config) (echo.MiddlewareFunc, error) {

@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"mime"
 	"net/http"
 
 	"github.com/swrcache/swrcache/core"
@@ -16,6 +17,15 @@ type Config = middleware.Config
 // KeySpec says which parts of a request identify its response; see
 // keyfunc.Spec.
 type KeySpec = keyfunc.Spec
+
+// The values of Config.Freshness and Config.InvalidateOnWrite, so that a
+// route is configured from this package alone.
+const (
+	RouteTTL     = middleware.RouteTTL
+	FromResponse = middleware.FromResponse
+	On           = middleware.On
+	Off          = middleware.Off
+)
 
 // InvalidateConfig says what a write route invalidates; see
 // middleware.InvalidateConfig.
@@ -62,3 +72,28 @@ func Invalidate(e *core.Engine, cfg InvalidateConfig) (func(http.Handler) http.H
 // from the client request that found the entry due, rather than a
 // client's: the handler may skip per-client work (logging, metrics).
 func IsRefresh(r *http.Request) bool { return middleware.IsRefresh(r) }
+
+// FlushStreamsOnly wraps a handler that flushes what is not a stream, so
+// that the cache in front of it can store its responses: flushes pass on
+// only for an event stream (text/event-stream). Put it around an
+// httputil.ReverseProxy: ReverseProxy flushes after every write of a
+// response that came without a Content-Length (any chunked one, as most
+// dynamic responses over a couple of KiB are), and the cache takes a
+// response that flushes for a stream, which it never stores.
+func FlushStreamsOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&streamsOnly{ResponseWriter: w}, r)
+	})
+}
+
+// streamsOnly passes Flush on only for an event stream.
+type streamsOnly struct{ http.ResponseWriter }
+
+func (w *streamsOnly) Flush() {
+	if mt, _, err := mime.ParseMediaType(w.Header().Get("Content-Type")); err == nil && mt == "text/event-stream" {
+		_ = http.NewResponseController(w.ResponseWriter).Flush()
+	}
+}
+
+// Unwrap returns the cache's writer, for http.ResponseController.
+func (w *streamsOnly) Unwrap() http.ResponseWriter { return w.ResponseWriter }

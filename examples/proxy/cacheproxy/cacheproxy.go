@@ -6,7 +6,6 @@ package cacheproxy
 
 import (
 	"log"
-	"mime"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -14,18 +13,21 @@ import (
 
 	"github.com/swrcache/swrcache/adapters/httpcache"
 	"github.com/swrcache/swrcache/core"
-	"github.com/swrcache/swrcache/middleware"
 )
 
 // Config is the example's route: with FromResponse, TTL is the lifetime
 // of a response that gives none, and the most any response gets; the
 // windows are the most its stale-while-revalidate and stale-if-error get.
-// The key covers the method, host, path and every query parameter.
-func Config() middleware.Config {
-	return middleware.Config{
+// The key covers the method, host, path and every query parameter. As
+// Varnish does by default, a request with a cookie goes past the cache:
+// the cookie is not in the key, and the upstream may answer it for its
+// user alone.
+func Config() httpcache.Config {
+	return httpcache.Config{
 		Policy:    core.Policy{TTL: 10 * time.Minute, StaleWhileRevalidate: time.Minute, StaleIfError: 10 * time.Minute},
-		Freshness: middleware.FromResponse,
+		Freshness: httpcache.FromResponse,
 		Key:       httpcache.KeySpec{Resource: "upstream"},
+		Skipper:   func(r *http.Request) bool { return r.Header.Get("Cookie") != "" },
 	}
 }
 
@@ -38,7 +40,7 @@ type Options struct {
 
 // New returns the caching reverse proxy to upstream, with the route's
 // configuration cfg (Config, or a variation of it).
-func New(engine *core.Engine, upstream *url.URL, cfg middleware.Config, o Options) (http.Handler, error) {
+func New(engine *core.Engine, upstream *url.URL, cfg httpcache.Config, o Options) (http.Handler, error) {
 	cache, err := httpcache.New(engine, cfg)
 	if err != nil {
 		return nil, err
@@ -50,28 +52,7 @@ func New(engine *core.Engine, upstream *url.URL, cfg middleware.Config, o Option
 		Transport: o.Transport,
 		ErrorLog:  o.ErrorLog,
 	}
-	return cache(flushStreamsOnly(proxy)), nil
+	// ReverseProxy flushes every chunked response as it goes, which the
+	// cache would take for a stream and never store.
+	return cache(httpcache.FlushStreamsOnly(proxy)), nil
 }
-
-// flushStreamsOnly keeps ReverseProxy from flushing what is not an event
-// stream. ReverseProxy flushes after every write of a response that came
-// without a Content-Length (any chunked one, as most dynamic responses
-// over a couple of KiB are), and the cache takes a response that flushes
-// for a stream, which it never stores.
-func flushStreamsOnly(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(&streamsOnly{ResponseWriter: w}, r)
-	})
-}
-
-// streamsOnly passes Flush on only for an event stream.
-type streamsOnly struct{ http.ResponseWriter }
-
-func (w *streamsOnly) Flush() {
-	if mt, _, err := mime.ParseMediaType(w.Header().Get("Content-Type")); err == nil && mt == "text/event-stream" {
-		_ = http.NewResponseController(w.ResponseWriter).Flush()
-	}
-}
-
-// Unwrap returns the cache's writer, for http.ResponseController.
-func (w *streamsOnly) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -94,3 +94,30 @@ func TestAnEventStreamStillStreams(t *testing.T) {
 		t.Fatalf("read %q, %v before the upstream ended; want the first event", line, err)
 	}
 }
+
+// A request with a cookie goes past the cache, as in Varnish by default:
+// the upstream may answer it for that user alone.
+func TestARequestWithACookieGoesPast(t *testing.T) {
+	var calls atomic.Int32
+	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, "hello "+r.Header.Get("Cookie"))
+	}))
+	for _, cookie := range []string{"u=alice", "u=bob"} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/page", nil)
+		req.Header.Set("Cookie", cookie)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if string(body) != "hello "+cookie || !strings.Contains(res.Header.Get("Cache-Status"), "detail=skipped") {
+			t.Fatalf("%s: %q, %q; want its own page, past the cache", cookie, body, res.Header.Get("Cache-Status"))
+		}
+	}
+	if calls.Load() != 2 {
+		t.Fatalf("%d upstream calls, want 2", calls.Load())
+	}
+}
