@@ -2,6 +2,7 @@ package swrcache_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/swrcache/swrcache/core"
 	"github.com/swrcache/swrcache/internal/redistest"
 	"github.com/swrcache/swrcache/middleware"
 )
@@ -74,7 +76,15 @@ func TestRevalidationSendsNoBodyAgain(t *testing.T) {
 				origin := &versioned{cacheControl: m.cc}
 				cfg := baseConfig()
 				m.config(&cfg)
-				srv := a.serve(t, newEngineOn(t, rdb, redistest.Prefix(t), nil), cfg, origin)
+				var revalidated atomic.Int32
+				count := func(c *core.Config) {
+					c.OnEvent = func(_ context.Context, ev core.Event) {
+						if (ev.Kind == core.EventFill || ev.Kind == core.EventRefreshOK) && ev.Detail == "revalidated" {
+							revalidated.Add(1)
+						}
+					}
+				}
+				srv := a.serve(t, newEngineOn(t, rdb, redistest.Prefix(t), count), cfg, origin)
 				before := sent.Bytes()
 				first := get(t, srv, "/doc")
 				if !strings.Contains(first.cacheStatus(), "stored") || first.body != string(document) {
@@ -96,6 +106,10 @@ func TestRevalidationSendsNoBodyAgain(t *testing.T) {
 				revalidation := sent.Bytes() - before
 				if origin.bodies.Load() != 1 || hit.body != string(document) {
 					t.Fatalf("the origin sent %d bodies, want 1: the revalidation was answered 304", origin.bodies.Load())
+				}
+				waitUntil(t, "the revalidated event", func() bool { return revalidated.Load() > 0 }) // sent after the store
+				if revalidated.Load() != 1 {
+					t.Fatalf("%d fills or refreshes reported revalidated, want 1", revalidated.Load())
 				}
 				if revalidation > 16<<10 {
 					t.Fatalf("the revalidation sent %d bytes to Redis; want the header only, not the %d-byte body", revalidation, len(document))

@@ -32,12 +32,13 @@ const (
 	// Err, when the load failed with nothing stale to serve).
 	EventMiss
 	// EventFill (step): a fill loaded an item (Duration: the loader) and
-	// stored it.
+	// stored it; Detail "revalidated" when the loader confirmed the value
+	// it replaced (Item.Unchanged), as an HTTP 304 does.
 	EventFill
 	// EventLoadFailed (step): a foreground loader call failed or panicked (Err).
 	EventLoadFailed
 	// EventRefreshOK (step): a background refresh stored a new value
-	// (Duration: the loader).
+	// (Duration: the loader); Detail "revalidated" as for EventFill.
 	EventRefreshOK
 	// EventRefreshFailed (step): a background refresh failed or panicked (Err).
 	EventRefreshFailed

@@ -356,7 +356,7 @@ func (e *Engine) shared(ctx context.Context, f *fill) (Result, bool, error) {
 	}
 	if stored {
 		res.StoredAt, res.FreshUntil = time.UnixMilli(ent.StoredAt), time.UnixMilli(ent.FreshUntil)
-		e.emit(ctx, Event{Kind: EventFill, Resource: f.p.Resource, Key: f.k.Name, Duration: took})
+		e.emit(ctx, Event{Kind: EventFill, Resource: f.p.Resource, Key: f.k.Name, Duration: took, Detail: revalidated(item, f.old)})
 		e.storeExtra(ctx, f.p, item, took, lk.start)
 	}
 	return res, true, nil

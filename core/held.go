@@ -129,6 +129,16 @@ func unchangedTail(item Item, prev *entry) int {
 	return n
 }
 
+// revalidated is the Detail of the EventFill or EventRefreshOK of item,
+// which replaced prev: "revalidated" when the loader said prev was still
+// good (Item.Unchanged), such as an HTTP 304.
+func revalidated(item Item, prev *entry) string {
+	if item.Unchanged > 0 && prev != nil {
+		return "revalidated"
+	}
+	return ""
+}
+
 // deleteHeld deletes lk if it holds token.
 func (e *Engine) deleteHeld(ctx context.Context, lk, token string) error {
 	if e.scripts.usable() {

@@ -99,7 +99,7 @@ func (e *Engine) runRefresh(parent context.Context, k Key, p Policy, reload func
 		e.mem.put(k, ent, e.now(), gen)
 	}
 	e.storeExtra(ctx, p, item, took, lk.start)
-	e.emit(ctx, Event{Kind: EventRefreshOK, Resource: k.resource, Key: k.Name, Duration: took})
+	e.emit(ctx, Event{Kind: EventRefreshOK, Resource: k.resource, Key: k.Name, Duration: took, Detail: revalidated(item, seen)})
 }
 
 var errRefreshNoStore = errors.New("core: refresh loaded a value marked not to be stored")

@@ -30,6 +30,7 @@ var metrics = map[string]metric{
 	"swrcache_load_duration_seconds":      {histogram: true, labels: []string{"resource", "result"}, values: map[string][]string{"result": {"stored", "failed"}}},
 	"swrcache_refreshes_total":            {labels: []string{"resource", "result"}, values: map[string][]string{"result": {"ok", "failed", "skipped"}}},
 	"swrcache_refresh_duration_seconds":   {histogram: true, labels: []string{"resource"}},
+	"swrcache_revalidations_total":        {labels: []string{"resource"}},
 	"swrcache_lock_waits_total":           {labels: []string{"resource", "result"}},
 	"swrcache_lock_wait_duration_seconds": {histogram: true, labels: []string{"resource"}},
 	"swrcache_corrupt_entries_total":      {labels: []string{"resource"}},

@@ -36,6 +36,7 @@ func TestMetricListIsWhatPromcacheExports(t *testing.T) {
 	for kind := core.EventHit; kind.String() != "unknown"; kind++ {
 		m.Hook(context.Background(), core.Event{Kind: kind, Resource: "r", Err: errors.New("x"), From: "closed", To: "open"})
 	}
+	m.Hook(context.Background(), core.Event{Kind: core.EventFill, Resource: "r", Detail: "revalidated"})
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -66,6 +66,7 @@ type Metrics struct {
 	bypasses    *prometheus.CounterVec
 	loads       *prometheus.HistogramVec
 	refreshes   *prometheus.CounterVec
+	revalidated *prometheus.CounterVec
 	refreshTime *prometheus.HistogramVec
 	lockWaits   *prometheus.CounterVec
 	lockTime    *prometheus.HistogramVec
@@ -135,6 +136,7 @@ func New(cfg Config) (*Metrics, error) {
 		loads:       hist("load_duration_seconds", "Foreground loads (fills), stored or failed.", loadBuckets, "resource", "result"),
 		refreshes:   counter("refreshes_total", "Background refreshes: ok, failed, skipped.", "resource", "result"),
 		refreshTime: hist("refresh_duration_seconds", "Loader time of background refreshes, ok or failed.", loadBuckets, "resource"),
+		revalidated: counter("revalidations_total", "Fills and refreshes whose loader confirmed the stored value (an HTTP 304): only what changed went to Redis.", "resource"),
 		lockWaits:   counter("lock_waits_total", "Waits for a fill lock another instance held, by how they ended: stored, taken, timeout.", "resource", "result"),
 		lockTime:    hist("lock_wait_duration_seconds", "Time spent waiting for a fill lock another instance held.", loadBuckets, "resource"),
 		corrupt:     counter("corrupt_entries_total", "Entries that failed to decode or belonged to another key; treated as misses.", "resource"),
@@ -149,7 +151,7 @@ func New(cfg Config) (*Metrics, error) {
 	if m.resources.max == 0 {
 		m.resources.max = 100
 	}
-	cs := []prometheus.Collector{m.lookups, m.latency, m.bypasses, m.loads, m.refreshes, m.refreshTime,
+	cs := []prometheus.Collector{m.lookups, m.latency, m.bypasses, m.loads, m.refreshes, m.refreshTime, m.revalidated,
 		m.lockWaits, m.lockTime, m.corrupt, m.redisErrors, m.breaker, m.transitions, m.invalidated}
 	if cfg.Redis != nil {
 		cs = append(cs, newInfoCollector(ns, cfg.Redis, cfg.RedisEvery, cfg.RedisTimeout))
@@ -205,6 +207,9 @@ func (m *Metrics) Hook(_ context.Context, ev core.Event) {
 		}
 	case core.EventFill:
 		m.loads.WithLabelValues(m.resources.label(ev.Resource), "stored").Observe(ev.Duration.Seconds())
+		if ev.Detail == "revalidated" {
+			m.revalidated.WithLabelValues(m.resources.label(ev.Resource)).Inc()
+		}
 	case core.EventLoadFailed:
 		m.loads.WithLabelValues(m.resources.label(ev.Resource), "failed").Observe(ev.Duration.Seconds())
 	case core.EventRefreshOK, core.EventRefreshFailed:
@@ -215,6 +220,9 @@ func (m *Metrics) Hook(_ context.Context, ev core.Event) {
 		}
 		m.refreshes.WithLabelValues(res, result).Inc()
 		m.refreshTime.WithLabelValues(res).Observe(ev.Duration.Seconds())
+		if ev.Detail == "revalidated" {
+			m.revalidated.WithLabelValues(res).Inc()
+		}
 	case core.EventRefreshSkipped:
 		m.refreshes.WithLabelValues(m.resources.label(ev.Resource), "skipped").Inc()
 	case core.EventLockContended:

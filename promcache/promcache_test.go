@@ -45,6 +45,8 @@ func TestEventsBecomeMetrics(t *testing.T) {
 		{Kind: core.EventFill, Resource: "a", Duration: 90 * time.Millisecond},
 		{Kind: core.EventLoadFailed, Resource: "a", Err: errors.New("x")},
 		{Kind: core.EventRefreshOK, Resource: "a"},
+		{Kind: core.EventRefreshOK, Resource: "a", Detail: "revalidated"},
+		{Kind: core.EventFill, Resource: "a", Detail: "revalidated"},
 		{Kind: core.EventRefreshFailed, Resource: "a", Err: errors.New("x")},
 		{Kind: core.EventRefreshSkipped, Resource: "a", Detail: "full"},
 		{Kind: core.EventLockContended, Resource: "a", Detail: "stored", Duration: 20 * time.Millisecond},
@@ -70,8 +72,11 @@ swrcache_bypasses_total{reason="other",resource="a"} 1
 # HELP swrcache_refreshes_total Background refreshes: ok, failed, skipped.
 # TYPE swrcache_refreshes_total counter
 swrcache_refreshes_total{resource="a",result="failed"} 1
-swrcache_refreshes_total{resource="a",result="ok"} 1
+swrcache_refreshes_total{resource="a",result="ok"} 2
 swrcache_refreshes_total{resource="a",result="skipped"} 1
+# HELP swrcache_revalidations_total Fills and refreshes whose loader confirmed the stored value (an HTTP 304): only what changed went to Redis.
+# TYPE swrcache_revalidations_total counter
+swrcache_revalidations_total{resource="a"} 2
 # HELP swrcache_breaker_state Circuit breaker state: 0 closed, 1 half-open, 2 open; node is a Cluster master's address, or empty.
 # TYPE swrcache_breaker_state gauge
 swrcache_breaker_state{node=""} 0
@@ -91,7 +96,7 @@ swrcache_corrupt_entries_total{resource="a"} 1
 swrcache_lock_waits_total{resource="a",result="stored"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "swrcache_lookups_total", "swrcache_bypasses_total",
-		"swrcache_refreshes_total", "swrcache_breaker_state", "swrcache_invalidations_total", "swrcache_redis_errors_total",
+		"swrcache_refreshes_total", "swrcache_revalidations_total", "swrcache_breaker_state", "swrcache_invalidations_total", "swrcache_redis_errors_total",
 		"swrcache_corrupt_entries_total", "swrcache_lock_waits_total"); err != nil {
 		t.Fatal(err)
 	}
