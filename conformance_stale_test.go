@@ -59,6 +59,13 @@ var staleRows = []confRow{
 		steps:       []confStep{firstStored, servedStale.expect(expectOriginCalled)},
 	},
 	{
+		name:        "a 501 is no error stale-if-error replaces: it reaches the client",
+		rfc:         "RFC 5861 §4",
+		givenOrigin: []confAnswer{{header: []string{"Cache-Control", "max-age=1, stale-if-error=60"}}, {status: http.StatusNotImplemented}},
+		steps: []confStep{firstStored, whenGet("/r").after(oneSecondOn).expect(expectStatus(http.StatusNotImplemented),
+			expectOursLacks("fwd=stale"), expectOriginCalled)},
+	},
+	{
 		name:        "without stale-if-error the origin's 5xx reaches the client, whatever the route's window",
 		rfc:         "RFC 9111 §4.2.4",
 		givenOrigin: failingOrigin("max-age=1"),

@@ -141,6 +141,8 @@ func (l *load) ownStatus(fw *fillWriter, res *core.Result) string {
 		s += "; fwd=stale; fwd-status=304"
 	case l.conditional: // a stale response was there, and the handler sent a new one
 		s += "; fwd=stale; fwd-status=" + strconv.Itoa(fw.status)
+	case len(l.vary) > 0: // the URL has responses stored, none for these request headers
+		s += "; fwd=vary-miss"
 	default:
 		s += "; fwd=uri-miss"
 	}
@@ -179,7 +181,7 @@ func (c *Cache) item(fw *fillWriter, req *http.Request, chainErr error, tenant, 
 		return core.Item{}, "", &handlerError{chainErr}
 	}
 	resp := capture(fw, c.cfg.TagsHeader)
-	if fw.status >= 500 {
+	if fw.status >= 500 && (c.cfg.Freshness == RouteTTL || staleIfErrorStatus(fw.status)) {
 		return core.Item{}, "", &originError{resp: resp, whole: !fw.overflow && !fw.flushed && !fw.hijacked}
 	}
 	reason := c.headerReason(fw.status, fw.sent, req, vary)
@@ -236,6 +238,17 @@ func (c *Cache) item(fw *fillWriter, req *http.Request, chainErr error, tenant, 
 		item.Tags = append(item.Tags, VaryTag(base))
 	}
 	return item, "", nil
+}
+
+// staleIfErrorStatus reports whether a handler's answer is an error that
+// stale-if-error may replace, in FromResponse mode: 500, 502, 503 or 504
+// (RFC 5861 section 4). Another 5xx, such as 501, goes to the client.
+func staleIfErrorStatus(status int) bool {
+	switch status {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 // headerReason says why a response with this status and header must not be
