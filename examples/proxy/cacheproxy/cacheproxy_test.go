@@ -3,9 +3,12 @@ package cacheproxy
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -119,5 +122,32 @@ func TestARequestWithACookieGoesPast(t *testing.T) {
 	}
 	if calls.Load() != 2 {
 		t.Fatalf("%d upstream calls, want 2", calls.Load())
+	}
+}
+
+// An informational response, such as 103 Early Hints, reaches the client
+// of a fill before the final one (RFC 9110 section 15.2).
+func TestEarlyHintsAreForwarded(t *testing.T) {
+	srv := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = io.WriteString(w, "page")
+	}))
+	var hints []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		hints = append(hints, fmt.Sprint(code, " ", h.Get("Link")))
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, srv.URL+"/page", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if len(hints) != 1 || hints[0] != "103 </style.css>; rel=preload; as=style" || string(body) != "page" ||
+		!strings.Contains(res.Header.Get("Cache-Status"), "stored") {
+		t.Fatalf("informational responses %q, then %q %q; want the 103 with its Link, then the stored page", hints, body, res.Header.Get("Cache-Status"))
 	}
 }
