@@ -38,15 +38,6 @@ var cacheStatusRows = []confRow{
 		},
 	},
 	{
-		name:        "a miss for other request headers of a URL whose response varies says fwd=vary-miss",
-		rfc:         "RFC 9211 §2.2",
-		givenOrigin: answersCC("max-age=100", "Vary", "Accept-Language"),
-		steps: []confStep{
-			whenGet("/r", "Accept-Language", "en").expect(expectOurs("fwd=uri-miss", "stored")),
-			whenGet("/r", "Accept-Language", "fr").expect(expectOurs("fwd=vary-miss", "stored"), expectOriginCalled),
-		},
-	},
-	{
 		name:        "a hit keeps the stored upstream Cache-Status before ours",
 		rfc:         "RFC 9211 §2",
 		givenOrigin: answersCC("max-age=100", "Cache-Status", "Upstream; hit"),

@@ -141,8 +141,6 @@ func (l *load) ownStatus(fw *fillWriter, res *core.Result) string {
 		s += "; fwd=stale; fwd-status=304"
 	case l.conditional: // a stale response was there, and the handler sent a new one
 		s += "; fwd=stale; fwd-status=" + strconv.Itoa(fw.status)
-	case len(l.vary) > 0: // the URL has responses stored, none for these request headers
-		s += "; fwd=vary-miss"
 	default:
 		s += "; fwd=uri-miss"
 	}
