@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/swrcache/swrcache/middleware"
 )
 
 // Issue 12's two bugs, in the route-TTL mode, through every adapter.
@@ -104,5 +106,47 @@ func TestResponsesThatAllowStaleAreStillServedStale(t *testing.T) {
 				t.Fatalf("after the TTL: %q %q, want the stale body 1", r.body, r.cacheStatus())
 			}
 		})
+	}
+}
+
+// The same in the FromResponse mode, where the response's own
+// stale-while-revalidate and stale-if-error would open the windows: the
+// directives that forbid stale still win.
+func TestResponsesThatForbidStaleAreNeverServedStaleFromResponse(t *testing.T) {
+	directives := []string{"max-age=1, must-revalidate", "max-age=1, proxy-revalidate", "s-maxage=1"}
+	for _, a := range adapters {
+		for _, cc := range directives {
+			for _, failing := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/origin failing %v", a.name, cc, failing), func(t *testing.T) {
+					t.Parallel()
+					var calls atomic.Int32
+					var fail atomic.Bool
+					h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+						n := calls.Add(1)
+						if fail.Load() {
+							http.Error(w, "origin down", http.StatusServiceUnavailable)
+							return
+						}
+						w.Header().Set("Cache-Control", cc+", stale-while-revalidate=60, stale-if-error=60")
+						fmt.Fprintf(w, "body %d", n)
+					})
+					cfg := baseConfig()
+					cfg.Freshness, cfg.StaleWhileRevalidate, cfg.StaleIfError = middleware.FromResponse, time.Minute, time.Minute
+					srv := a.serve(t, newEngine(t, nil), cfg, h)
+					if r := get(t, srv, "/x"); r.body != "body 1" || !strings.Contains(r.cacheStatus(), "stored") {
+						t.Fatalf("first: %q %q", r.body, r.cacheStatus())
+					}
+					time.Sleep(1100 * time.Millisecond) // past its lifetime
+					fail.Store(failing)
+					r := get(t, srv, "/x")
+					if strings.Contains(r.cacheStatus(), "fwd=stale") || r.body == "body 1" {
+						t.Fatalf("after its lifetime: %d %q %q: served stale", r.status, r.body, r.cacheStatus())
+					}
+					if failing && r.status != http.StatusServiceUnavailable {
+						t.Fatalf("the origin failed: got %d %q, want its 503", r.status, r.body)
+					}
+				})
+			}
+		}
 	}
 }
