@@ -30,6 +30,21 @@
 // switch, the canary rate) and after (status, Set-Cookie, Cache-Control,
 // Vary: *, size, streaming, an error or abort).
 //
+// # Freshness
+//
+// A route's Freshness says where a stored response's lifetime comes from.
+// RouteTTL, the default, stores it for the route's Policy. FromResponse
+// reads it as an HTTP cache does (origin.go): the first valid targeted
+// field (RFC 9213), else s-maxage, max-age or Expires, less the response's
+// age; the route's TTL as the heuristic lifetime and the cap; its
+// stale-while-revalidate and stale-if-error within the route's windows.
+// It hands the engine a core.Lifetime per response. In both modes a stale
+// response with a validator is revalidated (revalidate.go): the handler
+// gets a conditional request, and a 304 updates the stored header without
+// the body being sent to Redis again (core.Item.Unchanged). A stored 200
+// answers a client's conditionals and a single Range itself
+// (conditional.go).
+//
 // # Refreshes
 //
 // Background refreshes run a request rebuilt from the one that found the
@@ -44,5 +59,9 @@
 //
 // Invalidator handles write routes: after a 2xx answer to a POST, PUT,
 // PATCH or DELETE, and before that answer reaches the client, it
-// invalidates the tags the route names.
+// invalidates the tags the route names. With InvalidateOnWrite (on by
+// default in FromResponse mode), a cached route also invalidates, on a
+// non-error answer to an unsafe method, the stored responses of the
+// request's URL, Location and Content-Location (unsafe.go, RFC 9111
+// section 4.4).
 package middleware
