@@ -11,9 +11,11 @@
 // Each item is one Redis value: a magic prefix, a format version, then a
 // msgpack map holding the value, the time it was stored, the end of its
 // fresh period, of its stale-while-revalidate window and of its
-// stale-if-error window (Unix milliseconds), its tags, and a fingerprint of
-// the key's full identity. Freshness is decided from those times, never
-// from the Redis TTL, which is only the hard expiry. An entry that fails to
+// stale-if-error window (Unix milliseconds), when it is kept past them to
+// be revalidated (Lifetime.Keep), its tags, and a fingerprint of the key's
+// full identity. The times come from the Policy, or from the item's own
+// Lifetime. Freshness is decided from those times, never from the Redis
+// TTL, which is only the hard expiry. An entry that fails to
 // decode, has another version, or carries another key's fingerprint is a
 // miss: reported as EventCorrupt, overwritten by the fill, never served.
 //
@@ -32,7 +34,10 @@
 // old entry is inside its stale-if-error window, the old value is served.
 //
 // A Loader produces an item: Load for a fill, Reload for a background
-// refresh. Lookup runs Load on its leader's goroutine and context, which
+// refresh. A load is given the value it replaces when Redis still holds
+// one (Fill.Previous; a Revalidator's refreshes get it too), and a value
+// that ends as that one did is stored without sending the unchanged tail
+// again (Item.Unchanged). Lookup runs Load on its leader's goroutine and context, which
 // lets the HTTP layer run a handler on the request that leads the fill and
 // stream its response; a panic there goes on up that goroutine. Fetch runs
 // its load on a goroutine of the engine, detached from every caller and
