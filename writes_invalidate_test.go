@@ -44,3 +44,63 @@ func TestAWriteInvalidatesOnlyItsTenantsEntries(t *testing.T) {
 		})
 	}
 }
+
+// A write handler that answers without writing anything (net/http then
+// sends 200 itself) invalidates nothing.
+func TestAWriteWhoseHandlerWritesNothingInvalidates(t *testing.T) {
+	for _, target := range confTargets() {
+		if target.name == "proxy" {
+			continue
+		}
+		t.Run(target.name, func(t *testing.T) {
+			var calls atomic.Int32
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodGet {
+					return // the write is done; net/http answers 200
+				}
+				fmt.Fprintf(w, "v%d", calls.Add(1))
+			})
+			cfg := baseConfig()
+			cfg.InvalidateOnWrite = middleware.On
+			srv := target.serve(t, newEngine(t, nil), cfg, h)
+			first := get(t, srv, "/r")
+			if r := do(t, srv, http.MethodPost, "/r"); r.status != http.StatusOK {
+				t.Fatalf("POST: %d", r.status)
+			}
+			after := get(t, srv, "/r")
+			if after.hit() || after.body == first.body {
+				t.Fatalf("after POST /r: %q %q; want the write to have invalidated %q", after.body, after.cacheStatus(), first.body)
+			}
+		})
+	}
+}
+
+// With Key.IgnoreHost, every host shares one entry, but the URL tag holds
+// the host: a write through another host name misses it.
+func TestAWriteThroughAnotherHostInvalidatesWithIgnoreHost(t *testing.T) {
+	var calls atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		fmt.Fprintf(w, "v%d", calls.Add(1))
+	})
+	cfg := baseConfig()
+	cfg.InvalidateOnWrite, cfg.Key.IgnoreHost = middleware.On, true
+	srv := serveNetHTTP(t, newEngine(t, nil), cfg, h)
+	hostReq := func(method, host string) reply {
+		req, _ := http.NewRequest(method, srv.URL+"/r", nil)
+		req.Host = host
+		return send(t, srv, req)
+	}
+	first := hostReq(http.MethodGet, "www.example.com")
+	if again := hostReq(http.MethodGet, "example.com"); !again.hit() {
+		t.Fatalf("IgnoreHost: the other host should share the entry: %q", again.cacheStatus())
+	}
+	hostReq(http.MethodPut, "example.com")
+	after := hostReq(http.MethodGet, "example.com")
+	if after.hit() || after.body == first.body {
+		t.Fatalf("after PUT: %q %q; the shared entry was not invalidated", after.body, after.cacheStatus())
+	}
+}

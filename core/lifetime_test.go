@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func (r *revalidating) value(prev []byte) Item {
 		r.prevs.Add(1)
 		return Item{Value: append(head, prev[1:]...), Unchanged: len(prev) - 1, Lifetime: r.lifetime}
 	}
-	return Item{Value: append(head, r.body...), Lifetime: r.lifetime}
+	return Item{Value: append(head, r.body...), Lifetime: r.lifetime, Tags: []string{"loaded-whole"}}
 }
 
 func (r *revalidating) Load(_ context.Context, f Fill) (Item, error) { return r.value(f.Previous), nil }
@@ -89,6 +90,9 @@ func TestItemLifetime(t *testing.T) {
 		}
 		if info, err := DecodeEntry(raw); err != nil || info.KeepUntil.Sub(info.FreshUntil) != time.Minute || !info.FreshUntil.Equal(info.StoredAt) {
 			t.Fatalf("DecodeEntry: %+v, %v; want it stale at once and kept a minute", info, err)
+		}
+		if !slices.Contains(ent.Tags, "loaded-whole") {
+			t.Fatalf("tags after the revalidation %q; want the replaced value's kept", ent.Tags)
 		}
 	})
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -141,7 +142,18 @@ func (e *Engine) sleep(ctx context.Context, d time.Duration) error {
 // prev is the entry the item replaces, if any: see Item.Unchanged.
 func (e *Engine) store(ctx context.Context, k Key, p Policy, item Item, took time.Duration, token string, start time.Time, prev *entry) (*entry, bool) {
 	now := e.now()
-	ent := newEntry(k, policyFor(p, item), item.Value, e.tags(ctx, k, p, item), now, took)
+	tags := e.tags(ctx, k, p, item)
+	if item.Unchanged > 0 && prev != nil {
+		// A revalidated value is the one it replaces: it keeps that one's
+		// tags, even those its loader no longer says (an HTTP 304 need
+		// not repeat a tags header).
+		for _, t := range prev.Tags {
+			if !slices.Contains(tags, t) {
+				tags = append(slices.Clip(tags), t)
+			}
+		}
+	}
+	ent := newEntry(k, policyFor(p, item), item.Value, tags, now, took)
 	raw := ent.encode()
 	ttl := ent.redisTTL(now)
 	ek := e.entryKey(k.Name)

@@ -104,7 +104,12 @@ func (o *outcome) set(res core.Result, err error) {
 func (c *Cache) serve(w http.ResponseWriter, r *http.Request, next Next, refresh Runner, o *outcome) error {
 	if reason := c.bypassReason(r); reason != "" {
 		if reason == "method" && c.cfg.InvalidateOnWrite == On && !safeMethod(r.Method) {
-			w = c.invalidating(w, r)
+			w, done := c.invalidating(w, r)
+			err := c.pass(w, r, next, reason, o)
+			if err == nil {
+				done(http.StatusOK) // the handler wrote nothing: net/http answers 200
+			}
+			return err
 		}
 		return c.pass(w, r, next, reason, o)
 	}

@@ -42,7 +42,7 @@ func (r response) answer(req *http.Request) answer {
 		return whole
 	}
 	spec, ok := singleRange(req.Header)
-	if !ok || !r.complete() || !r.ifRangeHolds(req.Header) {
+	if !ok || !r.complete() || !r.ifRangeHolds(req.Header) || (r.get("Content-Encoding") == "" && acceptsCoding(req.Header)) {
 		return whole
 	}
 	size := int64(len(r.Body))
@@ -51,6 +51,30 @@ func (r response) answer(req *http.Request) answer {
 		return answer{status: http.StatusRequestedRangeNotSatisfiable}
 	}
 	return answer{status: http.StatusPartialContent, body: r.Body[first : last+1], first: first, last: last}
+}
+
+// acceptsCoding reports whether a request's Accept-Encoding accepts a
+// content coding other than identity. A compressor before the cache
+// would then compress a part cut from an identity body, and its
+// Content-Range would name bytes the client never gets: such a request
+// gets the whole response, which a server may always send for a Range
+// (RFC 9110 section 14.2). Browsers ask for media ranges with
+// "identity", and Go's client sends no Accept-Encoding with a Range.
+func acceptsCoding(h http.Header) bool {
+	for _, v := range h["Accept-Encoding"] {
+		for _, member := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(member, ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			if coding == "" || coding == "identity" {
+				continue
+			}
+			if q, ok := strings.CutPrefix(strings.ReplaceAll(strings.ToLower(params), " ", ""), "q="); ok && strings.Trim(q, "0.") == "" {
+				continue // q=0: not acceptable
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // contentRange is the Content-Range of a (RFC 9110 section 14.4) for a

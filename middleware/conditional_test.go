@@ -463,3 +463,32 @@ func FuzzRange(f *testing.F) {
 		}
 	})
 }
+
+// A request that accepts a compressed response gets the whole response
+// for a Range: a compressor before the cache would compress the part.
+func TestAcceptsCoding(t *testing.T) {
+	tests := []struct {
+		givenAcceptEncoding []string
+		expect              bool
+	}{
+		{nil, false},
+		{[]string{"identity"}, false},
+		{[]string{"identity;q=1, *;q=0"}, false},
+		{[]string{"gzip"}, true},
+		{[]string{"gzip;q=0"}, false},
+		{[]string{"gzip; q=0.000, br;q=0"}, false},
+		{[]string{"gzip;q=0.5"}, true},
+		{[]string{"identity", "br"}, true},
+		{[]string{"*"}, true},
+		{[]string{", ,"}, false},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		for _, v := range tt.givenAcceptEncoding {
+			h.Add("Accept-Encoding", v)
+		}
+		if got := acceptsCoding(h); got != tt.expect {
+			t.Errorf("Accept-Encoding %q: acceptsCoding = %v, want %v", tt.givenAcceptEncoding, got, tt.expect)
+		}
+	}
+}

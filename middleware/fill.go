@@ -40,20 +40,13 @@ type load struct {
 // Load runs the rest of the chain for l's request, as a fill.
 func (l *load) Load(ctx context.Context, f core.Fill) (core.Item, error) {
 	l.fill = f
-	l.fw = newFillWriter(l.w, l)
 	req := l.c.fillRequest(l.r)
-	prev, ok := revalidatable(f.Previous)
-	if ok {
-		req, l.conditional = conditional(req, prev), true
-	}
 	if ctx != req.Context() { // the request's, with the fill's span (Config.OnWork)
 		req = req.WithContext(ctx)
 	}
-	l.err = l.next(l.fw, req)
-	l.fw.finish(l.err)
-	if ok && l.err == nil {
-		l.fw.revalidate(prev)
-	}
+	prev, ok := revalidatable(f.Previous)
+	l.conditional = ok
+	l.fw, l.err = revalidation{prev: prev, ok: ok}.run(func() *fillWriter { return newFillWriter(l.w, l) }, l.next, req)
 	if err := l.r.Context().Err(); err != nil {
 		return core.Item{}, err // the client left: what its handler made may be cut short
 	}
@@ -83,15 +76,7 @@ func (l *load) ReloadFrom(prev []byte) func(ctx context.Context) (core.Item, err
 	return func(ctx context.Context) (core.Item, error) {
 		req := snap.request(ctx)
 		old, ok := revalidatable(prev)
-		if ok {
-			req = conditional(req, old)
-		}
-		fw := newFillWriter(nil, &load{c: c, r: req})
-		err := run(fw, req)
-		fw.finish(err)
-		if ok && err == nil {
-			fw.revalidate(old)
-		}
+		fw, err := revalidation{prev: old, ok: ok}.run(func() *fillWriter { return newFillWriter(nil, &load{c: c, r: req}) }, Next(run), req)
 		item, _, err := c.item(fw, req, err, tenant, base, vary)
 		return item, err
 	}

@@ -185,8 +185,10 @@ func (c *Cache) lifetime(d directives, status int, h http.Header, now time.Time)
 	if !explicit && !d.public && !heuristic(status) {
 		return nil, "no-lifetime" // a heuristic lifetime is only for some statuses (RFC 9111 section 4.2.2)
 	}
-	fresh := freshnessLifetime(d, h, p.TTL) - currentAge(h, now)
-	l.TTL = min(max(fresh, 0), p.TTL)
+	fresh, age := freshnessLifetime(d, h, p.TTL), currentAge(h, now)
+	if fresh > age { // compared, not subtracted: either may be near the limits of a Duration
+		l.TTL = min(fresh-age, p.TTL)
+	}
 	if !d.noStale() {
 		l.StaleWhileRevalidate = min(d.staleWhileRevalidate.d, p.StaleWhileRevalidate)
 		l.StaleIfError = min(d.staleIfError.d, p.StaleIfError)

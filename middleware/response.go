@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -101,6 +102,7 @@ func (r response) write(w http.ResponseWriter, req *http.Request, cacheStatus st
 	var upstream int64
 	if v := r.get("Age"); v != "" {
 		upstream, _ = strconv.ParseInt(v, 10, 64)
+		upstream = min(upstream, math.MaxInt32+1) // larger counts as 2^31 (RFC 9111 section 1.2.2)
 	}
 	if age > 0 || upstream > 0 {
 		vals[0] = strconv.FormatInt(max(upstream, 0)+int64(age/time.Second), 10)

@@ -3,6 +3,7 @@ package middleware
 import (
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // A stored response with a validator (an ETag, a Last-Modified) that is
@@ -42,9 +43,56 @@ func conditional(req *http.Request, prev response) *http.Request {
 	return &r
 }
 
-// notUpdated are the fields a 304 never changes in the stored response
-// (RFC 9111 section 3.2), on top of those never stored.
-var notUpdated = []string{"Content-Length"}
+// revalidation is how a fill or refresh runs the route: with a stored
+// response to revalidate (ok), as a conditional request first.
+type revalidation struct {
+	prev response
+	ok   bool
+}
+
+// run runs next for req into a fillWriter from newWriter, and returns the
+// writer that recorded the answer. With a stored response, the request
+// is conditional: a 304 updates the stored response (revalidate), and a
+// 304 that cannot (another validator, or a handler that sent it on) is
+// followed by the request again without conditions, so that neither the
+// store nor a client ever gets a 304 it did not ask for.
+func (v revalidation) run(newWriter func() *fillWriter, next Next, req *http.Request) (*fillWriter, error) {
+	fw := newWriter()
+	if !v.ok {
+		err := next(fw, req)
+		fw.finish(err)
+		return fw, err
+	}
+	fw.conditional = true
+	err := next(fw, conditional(req, v.prev))
+	fw.finish(err)
+	if err != nil || fw.status != http.StatusNotModified || fw.revalidate(v.prev) || fw.committed || fw.hijacked {
+		return fw, err
+	}
+	fw = newWriter()
+	err = next(fw, req)
+	fw.finish(err)
+	return fw, err
+}
+
+// notUpdated are the fields a 304 never changes in the stored response, on
+// top of those never stored: Content-Length (RFC 9111 section 3.2), and
+// those that describe the stored body or what it varies on, which a 304
+// from a compressor after the cache may set for a body it never sent.
+var notUpdated = []string{"Content-Length", "Content-Encoding", "Content-Type", "Content-Range", "Vary"}
+
+// sameValidators reports whether a 304 with header h may update prev: it
+// names the same entity tag, or, without one, the same Last-Modified, or
+// none (RFC 9111 section 4.3.4).
+func sameValidators(h http.Header, prev response) bool {
+	if etag := h.Get("Etag"); etag != "" {
+		return strings.TrimPrefix(etag, "W/") == strings.TrimPrefix(prev.get("Etag"), "W/")
+	}
+	if lm := h.Get("Last-Modified"); lm != "" && prev.get("Last-Modified") != "" {
+		return lm == prev.get("Last-Modified")
+	}
+	return true
+}
 
 // revalidate turns the 304 that w recorded, the handler's answer to a
 // conditional request for prev, into prev updated with the 304's fields,
@@ -53,7 +101,7 @@ var notUpdated = []string{"Content-Length"}
 // response was just validated. It reports false, changing nothing, when
 // w did not record such a 304 or already sent it on.
 func (w *fillWriter) revalidate(prev response) bool {
-	if w.status != http.StatusNotModified || w.committed || w.hijacked || w.flushed {
+	if w.status != http.StatusNotModified || w.committed || w.hijacked || !sameValidators(w.sent, prev) {
 		return false
 	}
 	h := make(http.Header, len(prev.Header)+len(w.sent))

@@ -25,6 +25,9 @@ import (
 // route keys and sorted, so that a write to /a?y=2&x=1 reaches /a?x=1&y=2.
 // It is a hash: a URL may be longer than a tag may be.
 func (c *Cache) uriTag(tenant, host, path, query string) string {
+	if c.cfg.Key.IgnoreHost {
+		host = "" // every host shares the route's entries: a write through any reaches them
+	}
 	if c.cfg.Key.Query != nil {
 		query = c.cfg.Key.KeyedQuery(query)
 	}
@@ -50,20 +53,22 @@ func safeMethod(method string) bool {
 
 // invalidating wraps w so that, just before a non-error status to r is
 // written, the stored responses of r's URL, Location and Content-Location
-// are invalidated. A request whose tenant is not known invalidates
-// nothing: it could only name another tenant's entries.
-func (c *Cache) invalidating(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
+// are invalidated. The caller calls done with 200 when the handler
+// returned without writing (net/http then answers 200 itself); it does
+// nothing once a status was written. A request whose tenant is not known
+// invalidates nothing: it could only name another tenant's entries.
+func (c *Cache) invalidating(w http.ResponseWriter, r *http.Request) (_ http.ResponseWriter, done func(status int)) {
 	tenant := ""
 	if c.cfg.Tenant != nil {
 		t, ok := c.cfg.Tenant(r)
 		if !ok || !keyfunc.ValidTenant(t) {
-			return w
+			return w, func(int) {}
 		}
 		tenant = t
 	}
 	h := w.Header()
 	var once sync.Once
-	return HookWriter(w, func(status int) {
+	hook := func(status int) {
 		if status < 200 {
 			return
 		}
@@ -74,7 +79,8 @@ func (c *Cache) invalidating(w http.ResponseWriter, r *http.Request) http.Respon
 			tags := c.targets(r, tenant, h)
 			_ = c.engine.InvalidateTags(r.Context(), tags...) // a queued one is replayed by the engine
 		})
-	})
+	}
+	return HookWriter(w, hook), hook
 }
 
 // targets lists the URL tags a write to r invalidates, given its
@@ -92,8 +98,11 @@ func (c *Cache) targets(r *http.Request, tenant string, h http.Header) []string 
 			continue
 		}
 		u, err := base.Parse(v)
-		if err != nil || u.Scheme != scheme || !strings.EqualFold(u.Host, r.Host) {
-			continue // another origin's: not this cache's to invalidate (RFC 9111 section 4.4)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.EqualFold(u.Host, r.Host) {
+			// Another host's: not this cache's to invalidate (RFC 9111
+			// section 4.4). The scheme may differ behind a proxy that ends
+			// TLS; invalidating one URL too many only costs a fill.
+			continue
 		}
 		tags = append(tags, c.uriTag(tenant, r.Host, u.EscapedPath(), u.RawQuery))
 	}

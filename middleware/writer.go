@@ -116,7 +116,9 @@ type fillWriter struct {
 	committed bool // the status went to dst
 	bodyless  bool // the body is not sent on: HEAD, or a 304 of the cache's
 
-	revalidated bool // a 304 to the fill's conditional request: the stored body is the body
+	conditional bool // the request asks the handler to revalidate a stored response
+	quiet       bool // a 304 to that request: held, whatever its size, and never sent on as it is
+	revalidated bool // a 304 to that request updated the stored response: the stored body is the body
 }
 
 func newFillWriter(dst http.ResponseWriter, l *load) *fillWriter {
@@ -142,6 +144,7 @@ func (w *fillWriter) WriteHeader(status int) {
 	}
 	w.wrote, w.status = true, status
 	w.sent = w.header.Clone() // a server sends the header now; later changes are lost
+	w.quiet = w.conditional && status == http.StatusNotModified
 	w.hold = min(holdBytes, w.max)
 	switch {
 	case status >= 500 && w.l.fill.Fallback:
@@ -158,6 +161,9 @@ func (w *fillWriter) Write(p []byte) (int, error) {
 	}
 	if w.hijacked {
 		return 0, http.ErrHijacked
+	}
+	if w.quiet {
+		return len(p), nil // a 304 has no body (RFC 9110 section 15.4.5)
 	}
 	w.size += int64(len(p))
 	fits := !w.overflow && int64(len(w.body)+len(p)) <= w.max
@@ -239,7 +245,7 @@ func (w *fillWriter) commitHeld(cacheStatus string) {
 			a = got
 		}
 	}
-	if h := w.dst.Header(); w.sent.Get("Content-Length") == "" && w.status != http.StatusNoContent {
+	if h := w.dst.Header(); w.sent.Get("Content-Length") == "" && w.status != http.StatusNoContent && w.status != http.StatusNotModified {
 		h.Set("Content-Length", strconv.Itoa(len(w.body)))
 	}
 	w.commitAs(cacheStatus, a)
@@ -276,7 +282,7 @@ func (w *fillWriter) Flush() {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}
-	if w.hijacked {
+	if w.hijacked || w.quiet {
 		return
 	}
 	w.flushed = true

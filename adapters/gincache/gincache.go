@@ -78,8 +78,12 @@ func runRest(gc *gin.Context, w http.ResponseWriter, r *http.Request) error {
 	stale := seesUnkeyed(gc, req, r)
 	errs := len(gc.Errors)
 	gc.Next()
-	if gc.Writer == gw {
-		gw.WriteHeaderNow() // gin sends a status set without a body once the chain is done
+	if w != http.ResponseWriter(outer) {
+		// gin sends a status set without a body once the chain is done;
+		// gw does it here even when middleware after the cache put a
+		// writer of its own in front of it (gin-contrib/gzip does, and
+		// leaves it there). Once the status is written it does nothing.
+		gw.WriteHeaderNow()
 	}
 	if stale || gc.IsAborted() || len(gc.Errors) > errs {
 		return middleware.ErrNoStore
