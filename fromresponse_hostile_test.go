@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,5 +67,43 @@ func TestTheCachesConditionalNeverSendsA304ToAnUnconditionalClient(t *testing.T)
 		if r.status != http.StatusOK {
 			t.Errorf("flush=%v: an unconditional GET got %d", flush, r.status)
 		}
+	}
+}
+
+// A handler that answers the cache's conditional request with a 304 for
+// another entity tag (RFC 9111 section 4.3.4: it selects no stored
+// response): the stored response is not updated, and the route runs
+// again without conditions, through every adapter; gin's context runs its
+// handlers once, so the rerun goes through the route's Runner.
+func TestA304ForAnotherValidatorRunsTheRouteAgain(t *testing.T) {
+	for _, target := range confTargets() {
+		t.Run(target.name, func(t *testing.T) {
+			var calls atomic.Int32
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := calls.Add(1)
+				w.Header().Set("Cache-Control", "max-age=1")
+				if r.Header.Get("If-None-Match") != "" {
+					w.Header().Set("ETag", `"other"`)
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				w.Header().Set("ETag", fmt.Sprintf(`"v%d"`, n))
+				fmt.Fprintf(w, "version %d", n)
+			})
+			cfg := baseConfig()
+			cfg.Freshness, cfg.Router = middleware.FromResponse, nil
+			srv := target.serve(t, newEngine(t, nil), cfg, h)
+			if r := get(t, srv, "/r"); r.body != "version 1" {
+				t.Fatalf("first: %d %q", r.status, r.body)
+			}
+			time.Sleep(1100 * time.Millisecond) // stale, kept: the next request revalidates
+			r := get(t, srv, "/r")
+			if r.status != http.StatusOK || r.body != "version 3" || !strings.Contains(r.cacheStatus(), "fwd-status=200") {
+				t.Fatalf("after the 304 for another tag: %d %q %q; want the route run again: 200, version 3", r.status, r.body, r.cacheStatus())
+			}
+			if again := get(t, srv, "/r"); !again.hit() || again.body != "version 3" {
+				t.Fatalf("then: %q %q; want a hit on version 3", again.body, again.cacheStatus())
+			}
+		})
 	}
 }

@@ -45,8 +45,12 @@ func (l *load) Load(ctx context.Context, f core.Fill) (core.Item, error) {
 		req = req.WithContext(ctx)
 	}
 	prev, ok := revalidatable(f.Previous)
-	l.conditional = ok
-	l.fw, l.err = revalidation{prev: prev, ok: ok}.run(func() *fillWriter { return newFillWriter(l.w, l) }, l.next, req)
+	v := revalidation{prev: prev, ok: ok}
+	if l.refresh != nil {
+		v.again = Next(l.refresh)
+	}
+	l.conditional = ok && v.again != nil
+	l.fw, l.err = v.run(func() *fillWriter { return newFillWriter(l.w, l) }, l.next, req)
 	if err := l.r.Context().Err(); err != nil {
 		return core.Item{}, err // the client left: what its handler made may be cut short
 	}
@@ -76,7 +80,7 @@ func (l *load) ReloadFrom(prev []byte) func(ctx context.Context) (core.Item, err
 	return func(ctx context.Context) (core.Item, error) {
 		req := snap.request(ctx)
 		old, ok := revalidatable(prev)
-		fw, err := revalidation{prev: old, ok: ok}.run(func() *fillWriter { return newFillWriter(nil, &load{c: c, r: req}) }, Next(run), req)
+		fw, err := revalidation{prev: old, ok: ok, again: Next(run)}.run(func() *fillWriter { return newFillWriter(nil, &load{c: c, r: req}) }, Next(run), req)
 		item, _, err := c.item(fw, req, err, tenant, base, vary)
 		return item, err
 	}

@@ -44,21 +44,25 @@ func conditional(req *http.Request, prev response) *http.Request {
 }
 
 // revalidation is how a fill or refresh runs the route: with a stored
-// response to revalidate (ok), as a conditional request first.
+// response to revalidate (ok), as a conditional request first, and again
+// with again, a way to run the route a second time for the same request
+// (a Runner), when the answer is a 304 that cannot update it. Without
+// again (a gin route with no Router), there is no conditional request.
 type revalidation struct {
-	prev response
-	ok   bool
+	prev  response
+	ok    bool
+	again Next
 }
 
 // run runs next for req into a fillWriter from newWriter, and returns the
 // writer that recorded the answer. With a stored response, the request
 // is conditional: a 304 updates the stored response (revalidate), and a
-// 304 that cannot (another validator, or a handler that sent it on) is
-// followed by the request again without conditions, so that neither the
-// store nor a client ever gets a 304 it did not ask for.
+// 304 that cannot (another validator, a body, a flush) is followed by the
+// request again without conditions, so that neither the store nor a
+// client ever gets a 304 it did not ask for.
 func (v revalidation) run(newWriter func() *fillWriter, next Next, req *http.Request) (*fillWriter, error) {
 	fw := newWriter()
-	if !v.ok {
+	if !v.ok || v.again == nil {
 		err := next(fw, req)
 		fw.finish(err)
 		return fw, err
@@ -69,8 +73,10 @@ func (v revalidation) run(newWriter func() *fillWriter, next Next, req *http.Req
 	if err != nil || fw.status != http.StatusNotModified || fw.revalidate(v.prev) || fw.committed || fw.hijacked {
 		return fw, err
 	}
+	// next may run only once per request (gin's context has moved past the
+	// handlers): the route's Runner runs it again.
 	fw = newWriter()
-	err = next(fw, req)
+	err = v.again(fw, req)
 	fw.finish(err)
 	return fw, err
 }
