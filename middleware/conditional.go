@@ -133,9 +133,9 @@ func (r response) complete() bool {
 // is no If-Range, or it names r's current validator (section 13.1.5). An
 // entity-tag must equal r's ETag by the strong comparison, so a weak one
 // never does; a date must equal r's Last-Modified, and that is a strong
-// validator only when it is at least a second before r's Date (section
-// 8.8.2.2), or when r has no Date. Any other If-Range fails, and the
-// whole response is sent.
+// validator for a cache only when r has a Date at least 60 seconds later
+// (section 8.8.2.2). Any other If-Range fails, and the whole response is
+// sent.
 func (r response) ifRangeHolds(h http.Header) bool {
 	v := h["If-Range"]
 	switch {
@@ -158,7 +158,7 @@ func (r response) ifRangeHolds(h http.Header) bool {
 		return false
 	}
 	stamped, err := http.ParseTime(r.get("Date"))
-	return err != nil || stamped.Sub(modified) >= time.Second
+	return err == nil && stamped.Sub(modified) >= time.Minute
 }
 
 // byteRange is one range-spec of a bytes Range (section 14.1.2), its

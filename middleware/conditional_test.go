@@ -32,6 +32,7 @@ const (
 	lastModified = "Mon, 02 Jan 2006 15:04:05 GMT"
 	sameSecond   = "Mon, 02 Jan 2006 15:04:05 GMT"
 	secondLater  = "Mon, 02 Jan 2006 15:04:06 GMT"
+	minuteLater  = "Mon, 02 Jan 2006 15:05:05 GMT"
 	secondBefore = "Mon, 02 Jan 2006 15:04:04 GMT"
 )
 
@@ -307,11 +308,16 @@ func TestWriteAnswersIfRange(t *testing.T) {
 		row("an If-Range against a weak stored ETag gets the whole response", weakStored, withRange(`"v1"`), whole),
 		// RFC 9110 section 13.1.5.
 		row("an If-Range with an ETag but none stored gets the whole response", noValidator, withRange(`"v1"`), whole),
-		// RFC 9110 section 13.1.5: a date that exactly matches Last-Modified.
-		row("an If-Range with the stored Last-Modified and no stored Date gets the range", digits(), withRange(lastModified), part),
-		// RFC 9110 section 8.8.2.2: a Last-Modified a second before the Date is strong.
-		row("an If-Range with a Last-Modified a second before the stored Date gets the range",
-			digits([]string{"Date", secondLater}), withRange(lastModified), part),
+		// RFC 9110 sections 13.1.5 and 8.8.2.2: without a stored Date, a cache
+		// cannot tell the Last-Modified is strong.
+		row("an If-Range with the stored Last-Modified and no stored Date gets the whole response", digits(), withRange(lastModified), whole),
+		// RFC 9110 section 8.8.2.2: for a cache, a Last-Modified is strong
+		// only at least 60 seconds before the Date.
+		row("an If-Range with a Last-Modified a minute before the stored Date gets the range",
+			digits([]string{"Date", minuteLater}), withRange(lastModified), part),
+		// RFC 9110 section 8.8.2.2: a second before is the rule for clients, not caches.
+		row("an If-Range with a Last-Modified a second before the stored Date gets the whole response",
+			digits([]string{"Date", secondLater}), withRange(lastModified), whole),
 		// RFC 9110 section 8.8.2.2: within the Date's second, the Last-Modified is weak.
 		row("an If-Range with a Last-Modified in the second of the stored Date gets the whole response",
 			digits([]string{"Date", sameSecond}), withRange(lastModified), whole),

@@ -175,15 +175,18 @@ func (c *Cache) lifetime(d directives, status int, h http.Header, now time.Time)
 	if validator {
 		l.Keep = p.TTL // past its windows, kept to be revalidated
 	}
+	// A status that is not heuristically cacheable is stored only with an
+	// explicit lifetime or public (RFC 9111 sections 3 and 4.2.2); no-cache
+	// allows no more.
+	explicit := d.sMaxAge.set || d.maxAge.set || (!d.targeted && len(h.Values("Expires")) > 0)
+	if !explicit && !d.public && !heuristic(status) {
+		return nil, "no-lifetime"
+	}
 	if d.noCache { // stored, and revalidated before each use (RFC 9111 section 5.2.2.4)
 		if !validator {
 			return nil, "no-cache"
 		}
 		return l, ""
-	}
-	explicit := d.sMaxAge.set || d.maxAge.set || (!d.targeted && len(h.Values("Expires")) > 0)
-	if !explicit && !d.public && !heuristic(status) {
-		return nil, "no-lifetime" // a heuristic lifetime is only for some statuses (RFC 9111 section 4.2.2)
 	}
 	fresh, age := freshnessLifetime(d, h, p.TTL), currentAge(h, now)
 	if fresh > age { // compared, not subtracted: either may be near the limits of a Duration

@@ -79,6 +79,8 @@ func TestLifetimeFromResponse(t *testing.T) {
 			core.Lifetime{TTL: 10 * time.Second}, ""},
 		{"a status not heuristically cacheable needs an explicit lifetime", "RFC 9111 §4.2.2", []string{":status", "302", "Location", "/x"}, nil,
 			core.Lifetime{}, "no-lifetime"},
+		{"no-cache does not make it storable", "RFC 9111 §3, §4.2.2", []string{":status", "302", "Cache-Control", "no-cache", "ETag", `"a"`}, nil,
+			core.Lifetime{}, "no-lifetime"},
 		{"or public", "RFC 9111 §4.2.2, §5.2.2.9", []string{":status", "302", "Cache-Control", "public"}, nil,
 			core.Lifetime{TTL: time.Hour}, ""},
 		{"with no targeted fields, CDN-Cache-Control is an ordinary header", "RFC 9213 §2.1", []string{"CDN-Cache-Control", "max-age=120", "Cache-Control", "max-age=10"}, []string{},

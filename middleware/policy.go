@@ -119,19 +119,37 @@ func hasToken(values []string, token string) bool {
 }
 
 // etagMatches reports whether an If-None-Match value matches etag, by the
-// weak comparison of RFC 9110 section 13.1.2.
+// weak comparison of RFC 9110 section 13.1.2: "*" matches any stored
+// response; else one of the list's entity-tags, read whole (a W/, then a
+// quoted string, which may hold commas), equals etag once both lose W/.
 func etagMatches(ifNoneMatch []string, etag string) bool {
-	if len(ifNoneMatch) == 0 {
-		return false
-	}
 	want := strings.TrimPrefix(strings.TrimSpace(etag), "W/")
 	for _, v := range ifNoneMatch {
-		for _, t := range strings.Split(v, ",") {
-			t = strings.TrimSpace(t)
-			// "*" matches any current representation (RFC 9110 section 13.1.2)
-			if t == "*" || (want != "" && strings.TrimPrefix(t, "W/") == want) {
+		for rest := v; ; {
+			rest = strings.TrimLeft(rest, " \t,")
+			if rest == "" {
+				break
+			}
+			if rest[0] == '*' {
 				return true
 			}
+			tag := strings.TrimPrefix(rest, "W/")
+			end := -1
+			if tag != "" && tag[0] == '"' {
+				end = strings.IndexByte(tag[1:], '"')
+			}
+			if end < 0 { // not an entity-tag: skip to the next member
+				i := strings.IndexByte(rest, ',')
+				if i < 0 {
+					break
+				}
+				rest = rest[i+1:]
+				continue
+			}
+			if want != "" && tag[:end+2] == want {
+				return true
+			}
+			rest = tag[end+2:]
 		}
 	}
 	return false

@@ -87,11 +87,15 @@ func (v revalidation) run(newWriter func() *fillWriter, next Next, req *http.Req
 // from a compressor after the cache may set for a body it never sent.
 var notUpdated = []string{"Content-Length", "Content-Encoding", "Content-Type", "Content-Range", "Vary"}
 
-// sameValidators reports whether a 304 with header h may update prev: it
-// names the same entity tag, or, without one, the same Last-Modified, or
-// none (RFC 9111 section 4.3.4).
+// sameValidators reports whether a 304 with header h may update prev (RFC
+// 9111 section 4.3.4): a strong entity-tag must be prev's strong one, a
+// weak one match prev's by the weak comparison; without one, the same
+// Last-Modified, or none.
 func sameValidators(h http.Header, prev response) bool {
 	if etag := h.Get("Etag"); etag != "" {
+		if !strings.HasPrefix(etag, "W/") {
+			return etag == prev.get("Etag")
+		}
 		return strings.TrimPrefix(etag, "W/") == strings.TrimPrefix(prev.get("Etag"), "W/")
 	}
 	if lm := h.Get("Last-Modified"); lm != "" && prev.get("Last-Modified") != "" {
