@@ -13,11 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
-	"github.com/labstack/echo/v4"
-
-	"github.com/swrcache/swrcache/adapters/echocache"
-	"github.com/swrcache/swrcache/adapters/gincache"
 	"github.com/swrcache/swrcache/core"
 	"github.com/swrcache/swrcache/examples/proxy/cacheproxy"
 	"github.com/swrcache/swrcache/middleware"
@@ -198,34 +193,19 @@ func serveProxy(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Hand
 // extraMethod is an unsafe method no framework routes by default.
 const extraMethod = "PROPPATCH"
 
+// everyMethod are the methods the conformance targets route: the safe
+// ones, the writes, and one no framework routes by default.
+var everyMethod = []string{http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPost,
+	http.MethodPut, http.MethodPatch, http.MethodDelete, extraMethod}
+
 func serveEchoEveryMethod(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handler) *httptest.Server {
 	t.Helper()
-	mw, err := echocache.New(e, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := echo.New()
-	app.Any("/*", echo.WrapHandler(h), mw)
-	app.Add(extraMethod, "/*", echo.WrapHandler(h), mw)
-	srv := httptest.NewServer(app)
-	t.Cleanup(srv.Close)
-	return srv
+	return serveEchoFor(t, e, cfg, h, everyMethod...)
 }
 
 func serveGinEveryMethod(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handler) *httptest.Server {
 	t.Helper()
-	r := gin.New()
-	r.Use(gin.RecoveryWithWriter(io.Discard))
-	cfg.Router = r
-	mw, err := gincache.New(e, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Any("/*path", mw, gin.WrapH(h))
-	r.Handle(extraMethod, "/*path", mw, gin.WrapH(h))
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	return srv
+	return serveGinFor(t, e, cfg, h, everyMethod...)
 }
 
 // confRun is one row through one target.

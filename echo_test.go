@@ -19,12 +19,18 @@ func init() { adapters = append(adapters, adapter{name: "echo", serve: serveEcho
 // registered).
 func serveEcho(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handler) *httptest.Server {
 	t.Helper()
+	return serveEchoFor(t, e, cfg, h, http.MethodGet, http.MethodHead)
+}
+
+// serveEchoFor is serveEcho with the route registered for methods.
+func serveEchoFor(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handler, methods ...string) *httptest.Server {
+	t.Helper()
 	mw, err := echocache.New(e, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	app := echo.New()
-	app.Match([]string{http.MethodGet, http.MethodHead}, "/*", echo.WrapHandler(h), mw)
+	app.Match(methods, "/*", echo.WrapHandler(h), mw)
 	srv := httptest.NewServer(app)
 	t.Cleanup(srv.Close)
 	return srv

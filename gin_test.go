@@ -22,6 +22,12 @@ func init() {
 // route registered for GET and HEAD.
 func serveGin(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handler) *httptest.Server {
 	t.Helper()
+	return serveGinFor(t, e, cfg, h, http.MethodGet, http.MethodHead)
+}
+
+// serveGinFor is serveGin with the route registered for methods.
+func serveGinFor(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handler, methods ...string) *httptest.Server {
+	t.Helper()
 	r := gin.New()
 	r.Use(gin.RecoveryWithWriter(io.Discard))
 	cfg.Router = r
@@ -29,7 +35,7 @@ func serveGin(t *testing.T, e *core.Engine, cfg middleware.Config, h http.Handle
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Match([]string{http.MethodGet, http.MethodHead}, "/*path", mw, gin.WrapH(h))
+	r.Match(methods, "/*path", mw, gin.WrapH(h))
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	return srv

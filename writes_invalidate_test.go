@@ -3,9 +3,12 @@ package swrcache_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/swrcache/swrcache/core"
+	"github.com/swrcache/swrcache/internal/redistest"
 	"github.com/swrcache/swrcache/middleware"
 )
 
@@ -102,5 +105,44 @@ func TestAWriteThroughAnotherHostInvalidatesWithIgnoreHost(t *testing.T) {
 	after := hostReq(http.MethodGet, "example.com")
 	if after.hit() || after.body == first.body {
 		t.Fatalf("after PUT: %q %q; the shared entry was not invalidated", after.body, after.cacheStatus())
+	}
+}
+
+// Two instances on one Redis, each with the memory tier, in the
+// FromResponse mode, through every adapter: a write through one drops the
+// URL's response from the other's memory too, so that instance's next
+// read goes to the handler instead of serving its copy for 100 s.
+func TestAWriteOnOneInstanceReachesAnothersMemory(t *testing.T) {
+	for _, target := range confTargets() {
+		t.Run(target.name, func(t *testing.T) {
+			var version atomic.Int32
+			version.Store(1)
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodGet {
+					version.Add(1)
+					w.WriteHeader(http.StatusNoContent)
+					return
+				}
+				w.Header().Set("Cache-Control", "max-age=100")
+				fmt.Fprintf(w, "version %d", version.Load())
+			})
+			rdb, ns := redistest.Client(t), redistest.Prefix(t)
+			withMemory := func(c *core.Config) { c.Memory = core.MemoryConfig{MaxBytes: 8 << 20} }
+			cfg := baseConfig()
+			// The test's two servers have two ports; behind a load balancer
+			// both would see one Host. IgnoreHost makes them share entries.
+			cfg.Freshness, cfg.Key.IgnoreHost = middleware.FromResponse, true
+			ea, eb := newEngineOn(t, rdb, ns, withMemory), newEngineOn(t, rdb, ns, withMemory)
+			waitUntil(t, "both memory tiers to hear notices", func() bool { return ea.MemoryStats().Live && eb.MemoryStats().Live })
+			a, b := target.serve(t, ea, cfg, h), target.serve(t, eb, cfg, h)
+			get(t, a, "/r")
+			if r := get(t, a, "/r"); !strings.Contains(r.cacheStatus(), "detail=memory") || r.body != "version 1" {
+				t.Fatalf("second read on a: %q %q; want version 1 from memory", r.body, r.cacheStatus())
+			}
+			if r := do(t, b, http.MethodPut, "/r"); r.status != http.StatusNoContent {
+				t.Fatalf("PUT on b: %d", r.status)
+			}
+			waitUntil(t, "a to read the new version", func() bool { return get(t, a, "/r").body == "version 2" })
+		})
 	}
 }

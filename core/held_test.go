@@ -84,6 +84,22 @@ func TestLockedOperationsWorkWithAndWithoutScripts(t *testing.T) {
 			if res, _ = e.Lookup(ctx, k, p, item("unused")); string(res.Value) != "v2" {
 				t.Errorf("after the holder's store: %q, want v2", res.Value)
 			}
+			// A revalidated value that ends as the stored one does (Item.
+			// Unchanged): spliced by a script, or sent whole without one.
+			raw, _ := rdb.Get(ctx, ek).Bytes()
+			prev, err := decodeEntry(raw, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rdb.Set(ctx, lk, "third", time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if _, stored := e.store(ctx, k, p, Item{Value: []byte("x2"), Unchanged: 1}, 0, "third", time.Now(), prev); !stored {
+				t.Error("the revalidated store was refused")
+			}
+			if res, _ = e.Lookup(ctx, k, p, item("unused")); string(res.Value) != "x2" || rdb.Exists(ctx, lk).Val() != 0 {
+				t.Errorf("after the revalidated store: %q, lock left %v; want x2, no lock", res.Value, rdb.Exists(ctx, lk).Val() != 0)
+			}
 			if got := br.State(); got != breaker.Closed {
 				t.Errorf("breaker %v, want closed: refused scripts are answers, not outages", got)
 			}

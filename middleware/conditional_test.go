@@ -58,28 +58,37 @@ func runReplayCases(t *testing.T, tests []replayCase) {
 			rec := httptest.NewRecorder()
 			tt.givenResponse.write(rec, req, "swrcache; hit; ttl=10", 0)
 			h := rec.Result().Header
-			if rec.Code != tt.expectStatus || rec.Body.String() != tt.expectBody {
-				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body, tt.expectStatus, tt.expectBody)
-			}
 			for name, want := range map[string]string{"Content-Range": tt.expectRange, "Content-Length": tt.expectLength} {
 				if got := h.Values(name); want == "" && len(got) > 0 || want != "" && !slices.Equal(got, []string{want}) {
 					t.Errorf("%s = %q, want %q", name, got, want)
 				}
 			}
-			if got := h.Get("Cache-Status"); got != "swrcache; hit; ttl=10" {
-				t.Errorf("Cache-Status %q", got)
-			}
-			for name, want := range tt.expectHeader {
-				if !slices.Equal(h[name], want) {
-					t.Errorf("%s = %q, want %q", name, h[name], want)
-				}
-			}
-			for _, name := range tt.expectAbsent {
-				if v, ok := h[name]; ok {
-					t.Errorf("%s = %q, want none", name, v)
-				}
-			}
+			checkReplayed(t, rec, tt.expectStatus, tt.expectBody, tt.expectHeader, tt.expectAbsent)
 		})
+	}
+}
+
+// checkReplayed checks what write replayed on rec, with the Cache-Status
+// "swrcache; hit; ttl=10": the status, the body, the fields in
+// expectHeader exactly, and none of those in expectAbsent.
+func checkReplayed(t *testing.T, rec *httptest.ResponseRecorder, status int, body string, expectHeader http.Header, expectAbsent []string) {
+	t.Helper()
+	h := rec.Result().Header
+	if rec.Code != status || rec.Body.String() != body {
+		t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body, status, body)
+	}
+	if got := h.Get("Cache-Status"); got != "swrcache; hit; ttl=10" {
+		t.Errorf("Cache-Status %q", got)
+	}
+	for name, want := range expectHeader {
+		if !slices.Equal(h[name], want) {
+			t.Errorf("%s = %q, want %q", name, h[name], want)
+		}
+	}
+	for _, name := range expectAbsent {
+		if v, ok := h[name]; ok {
+			t.Errorf("%s = %q, want none", name, v)
+		}
 	}
 }
 

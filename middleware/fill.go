@@ -194,13 +194,12 @@ func (c *Cache) item(fw *fillWriter, req *http.Request, chainErr error, tenant, 
 		}
 		return core.Item{Value: noStoreValue, NoStore: true}, reason, nil
 	}
-	item := core.Item{Tags: c.responseTags(fw.sent), NoStale: noStale(fw.sent)}
+	d := c.directives(fw.sent)
+	item := core.Item{Tags: c.responseTags(fw.sent), NoStale: d.noStale()}
 	if c.cfg.Freshness == FromResponse {
 		now := time.Now()
-		d := directivesOf(fw.sent, c.cfg.TargetedFields)
 		item.Lifetime, _ = c.lifetime(d, fw.status, fw.sent, now) // headerReason said it may be stored
-		item.NoStale = d.noStale()
-		resp.setAge(currentAge(fw.sent, now)) // what its replays add to: an old Date counts too
+		resp.setAge(currentAge(fw.sent, now))                     // what its replays add to: an old Date counts too
 	}
 	value := resp.mustEncode()
 	item.Value = value

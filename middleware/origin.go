@@ -157,10 +157,10 @@ func validSFKey(s string) bool {
 }
 
 // noStale reports whether a response may never be served stale by a
-// shared cache: must-revalidate (RFC 9111 section 5.2.2.2),
-// proxy-revalidate (5.2.2.8), s-maxage, which implies proxy-revalidate
-// (5.2.2.10), or no-cache, which needs a successful validation before
-// each use (5.2.2.4).
+// shared cache, in either mode: must-revalidate (RFC 9111 section
+// 5.2.2.2), proxy-revalidate (5.2.2.8), s-maxage, which implies
+// proxy-revalidate (5.2.2.10), or no-cache, which needs a successful
+// validation before each use (5.2.2.4).
 func (d directives) noStale() bool {
 	return d.mustRevalidate || d.proxyRevalidate || d.sMaxAge.set || d.noCache
 }

@@ -45,38 +45,36 @@ func acceptsOnly(r *http.Request, mediaType string) bool {
 	return len(v) == 1 && strings.EqualFold(strings.TrimSpace(v[0]), mediaType)
 }
 
-// noStale reports whether a response may never be served stale by a
-// shared cache: must-revalidate (RFC 9111 section 5.2.2.2),
-// proxy-revalidate (5.2.2.8), or s-maxage, which implies proxy-revalidate
-// (5.2.2.10).
-func noStale(h http.Header) bool {
-	cc := h.Values("Cache-Control")
-	return hasToken(cc, "must-revalidate") || hasToken(cc, "proxy-revalidate") || hasToken(cc, "s-maxage")
+// directives are what h says to this cache about its caching: its
+// targeted fields count in FromResponse mode alone.
+func (c *Cache) directives(h http.Header) directives {
+	if c.cfg.Freshness == FromResponse {
+		return directivesOf(h, c.cfg.TargetedFields)
+	}
+	return directivesOf(h, nil)
 }
 
 // noStoreReason says why a response with this status and header must not
 // be stored, or "".
 func (c *Cache) noStoreReason(status int, h http.Header) string {
+	d := c.directives(h)
 	switch {
 	case !slices.Contains(c.cfg.Statuses, status):
 		return "status"
 	case len(h.Values("Set-Cookie")) > 0:
 		return "set-cookie"
-	case c.cfg.Freshness == RouteTTL && (hasToken(h.Values("Cache-Control"), "no-store") ||
-		hasToken(h.Values("Cache-Control"), "private") || hasToken(h.Values("Cache-Control"), "no-cache")):
+	// Cache-Control: private keeps a response out even when a targeted
+	// field would store it: never storing is always allowed, and a page
+	// for one user is never shared. no-cache is stored, to be revalidated,
+	// only in FromResponse mode.
+	case d.noStore || d.private || hasToken(h.Values("Cache-Control"), "private") ||
+		(d.noCache && c.cfg.Freshness == RouteTTL):
 		return "cache-control"
 	case isEventStream(h.Get("Content-Type")):
 		return "streamed"
 	case slices.Contains(varyNames(h), "*"):
 		return "vary"
 	case c.cfg.Freshness == FromResponse:
-		d := directivesOf(h, c.cfg.TargetedFields)
-		// Cache-Control: private keeps a response out even when a
-		// targeted field would store it: never storing is always allowed,
-		// and a page for one user is never shared.
-		if d.noStore || d.private || hasToken(h.Values("Cache-Control"), "private") {
-			return "cache-control"
-		}
 		_, reason := c.lifetime(d, status, h, time.Now())
 		return reason
 	}

@@ -149,23 +149,7 @@ func TestResponseWriteReplays(t *testing.T) {
 				rec.Header()[name] = slices.Clone(v)
 			}
 			tt.givenResponse.write(rec, req, "swrcache; hit; ttl=10", tt.givenAge)
-			h := rec.Result().Header
-			if rec.Code != tt.expectStatus || rec.Body.String() != tt.expectBody {
-				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Body, tt.expectStatus, tt.expectBody)
-			}
-			if got := h.Get("Cache-Status"); got != "swrcache; hit; ttl=10" {
-				t.Errorf("Cache-Status %q", got)
-			}
-			for name, want := range tt.expectHeader {
-				if !slices.Equal(h[name], want) {
-					t.Errorf("%s = %q, want %q", name, h[name], want)
-				}
-			}
-			for _, name := range tt.expectAbsent {
-				if v, ok := h[name]; ok {
-					t.Errorf("%s = %q, want none", name, v)
-				}
-			}
+			checkReplayed(t, rec, tt.expectStatus, tt.expectBody, tt.expectHeader, tt.expectAbsent)
 		})
 	}
 }
